@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The device side of a virtqueue: take descriptor chains the driver made
+ * available, hand back used buffers, and decide when to notify.
+ *
+ * One API for both layouts; the layout is the negotiated feature
+ * VIRTIO_F_RING_PACKED in the config. (The packed layout is not yet
+ * implemented: init refuses it with -ENOTSUP.)
+ *
+ * Typical loop of a device (one thread per queue; a queue is not
+ * thread-safe):
+ *
+ *     for (;;) {
+ *         vio_devq_kick_disable(q);
+ *         while ((r = vio_devq_pop(q, &chain)) != 0) {
+ *             if (r == -EIO) -> queue broken: stop, report
+ *             if (r == -ENOBUFS) -> vio_devq_push(q, chain.id, 0)
+ *             else process(chain), later vio_devq_push(q, chain.id, len)
+ *         }
+ *         if (vio_devq_flush(q) > 0) -> notify the driver (call fd)
+ *         if (!vio_devq_kick_enable(q)) -> sleep until the next kick
+ *     }
+ *
+ * The driver is hostile. Every descriptor is copied out of shared memory
+ * once and the copy validated (DESIGN.md §4); a violation of the ring rules
+ * marks the queue broken: pop returns -EIO from then on and the owner is
+ * expected to signal the vring error eventfd / DEVICE_NEEDS_RESET
+ * (VIRTIO 1.4 §2.1.2). Broken-ring violations are:
+ *   - available index more than Queue Size ahead of the last one popped;
+ *   - a head (split) out of range or already in flight;
+ *   - a chain longer than Queue Size links (which includes every loop), or
+ *     an indirect table walked for more than len/16 links;
+ *   - next out of range; INDIRECT without VIRTIO_F_INDIRECT_DESC; INDIRECT
+ *     together with NEXT; an indirect descriptor inside an indirect table;
+ *     an indirect table whose length is 0, not a multiple of 16 or above
+ *     16 * 32768;
+ *   - a device-readable descriptor after a device-writable one
+ *     (VIRTIO 1.4 §2.7.4.2);
+ *   - a buffer or table outside guest memory, or a chain whose total
+ *     length exceeds 2^32 bytes (VIRTIO 1.4 §2.7.5.2).
+ * A chain that is valid but needs more iovecs than the caller supplied is a
+ * request error, not a ring error: pop returns -ENOBUFS with chain->id set,
+ * and the caller completes it (usually with length 0) so it is not leaked.
+ *
+ * Memory: the caller allocates vio_devq_size(num) bytes (aligned to 8) for
+ * the queue state and owns the ring memory, the iovec arrays and the
+ * guest memory table. Nothing here allocates, blocks or makes a syscall.
+ */
+#ifndef VIO_DEVQ_H
+#define VIO_DEVQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "vio/mem.h"
+
+struct vio_devq; /* opaque; storage supplied by the caller */
+
+struct vio_devq_config {
+	/* Queue Size in descriptors: split: a power of two in 1..32768. */
+	uint32_t num;
+	/* The negotiated feature bits (VIRTIO_F_* of vio/virtio.h). */
+	uint64_t features;
+	/*
+	 * Our addresses of the three areas, each wholly mapped:
+	 *   split: desc = descriptor table (16-aligned, 16 * num bytes),
+	 *          driver = available ring (2-aligned, 6 + 2 * num bytes),
+	 *          device = used ring (4-aligned, 6 + 8 * num bytes).
+	 */
+	void *desc;
+	void *driver;
+	void *device;
+	/* Guest memory the descriptors address; must outlive the queue. */
+	const struct vio_mem *mem;
+	/*
+	 * Where to start, as vhost-user VHOST_USER_SET_VRING_BASE carries it:
+	 * split: bits 0-15 = next available index to pop. The used index is
+	 * read from the used ring.
+	 */
+	uint32_t base;
+};
+
+/* A descriptor chain popped from the queue. */
+struct vio_chain {
+	/* Supplied by the caller before pop: */
+	struct iovec *iov; /* room for iov_cap iovecs */
+	uint32_t iov_cap;
+	/* Filled by pop: */
+	uint16_t id;        /* head index (split): give it back to push */
+	uint16_t ndesc;     /* descriptors the chain took in the ring */
+	uint32_t nout;      /* device-readable iovecs: iov[0 .. nout-1] */
+	uint32_t nin;       /* device-writable iovecs: iov[nout .. nout+nin-1] */
+	uint64_t out_bytes; /* total device-readable bytes */
+	uint64_t in_bytes;  /* total device-writable bytes */
+};
+
+/* Bytes of caller storage for a queue of @num descriptors (0 if num is 0 or > 32768). */
+size_t vio_devq_size(uint32_t num);
+
+/*
+ * Initialises the queue in @q (vio_devq_size(cfg->num) bytes) from @cfg.
+ * Reads the used index from the used ring (split).
+ * Returns 0; -EINVAL if num is not a valid Queue Size for the layout, an area
+ * is NULL or misaligned, or base is out of range; -ENOTSUP for a layout
+ * not implemented.
+ */
+int vio_devq_init(struct vio_devq *q, const struct vio_devq_config *cfg);
+
+/*
+ * Points the queue at another guest memory table (after the owner changed
+ * the memory map while the queue was idle).
+ */
+void vio_devq_set_mem(struct vio_devq *q, const struct vio_mem *mem);
+
+/*
+ * Pops the next available chain into @c (VIRTIO 1.4 §2.7.13 from the device's
+ * side: avail ring, then the chain, direct and indirect).
+ * Returns 1 with @c filled; 0 if nothing is available; -ENOBUFS if the chain
+ * is valid but needs more than c->iov_cap iovecs (c->id and c->ndesc are set,
+ * the chain is in flight, iov contents are unspecified); -EIO if the queue is
+ * or has just become broken (see vio_devq_error()).
+ */
+int vio_devq_pop(struct vio_devq *q, struct vio_chain *c);
+
+/*
+ * Marks chain @id used, having written @len bytes into its device-writable
+ * part (clamped to the chain's writable size). The used element becomes
+ * visible to the driver at the next vio_devq_flush().
+ * Returns 0; -EINVAL if @id is not in flight (a caller bug); -EIO if the
+ * queue is broken (nothing is written to the ring).
+ */
+int vio_devq_push(struct vio_devq *q, uint16_t id, uint32_t len);
+
+/*
+ * Publishes every element pushed since the last flush (one store of the used
+ * index) and applies used buffer notification suppression
+ * (VIRTIO 1.4 §2.7.7.2: flags without VIRTIO_F_EVENT_IDX, used_event with it).
+ * Returns 1 if the driver must be notified, 0 if not (or nothing was pushed).
+ */
+int vio_devq_flush(struct vio_devq *q);
+
+/*
+ * Available buffer notification suppression (VIRTIO 1.4 §2.7.10.2).
+ * kick_disable() asks the driver not to notify (VIRTQ_USED_F_NO_NOTIFY
+ * without EVENT_IDX; with EVENT_IDX nothing is written, avail_event simply
+ * stays behind). kick_enable() asks for a notification at the next buffer
+ * and then re-checks the ring: it returns 1 if buffers are already
+ * available (keep polling), 0 if the caller may sleep until the next kick.
+ */
+void vio_devq_kick_disable(struct vio_devq *q);
+int vio_devq_kick_enable(struct vio_devq *q);
+
+/* The vhost-user vring base to report for VHOST_USER_GET_VRING_BASE. */
+uint32_t vio_devq_base(const struct vio_devq *q);
+
+/* Chains popped and not yet pushed. */
+uint32_t vio_devq_inflight(const struct vio_devq *q);
+
+/* The reason the queue is broken, or NULL while it is not. */
+const char *vio_devq_error(const struct vio_devq *q);
+
+#endif /* VIO_DEVQ_H */

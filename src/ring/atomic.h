@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Memory-ordering primitives for rings shared with another side.
+ *
+ * Shared ring fields are plain (non-_Atomic) le16/le32 members of structures
+ * laid out by the specification, so these wrap the compiler's __atomic
+ * builtins, which accept plain objects, with the C11 memory orders of
+ * <stdatomic.h>. Every call site names the access on the other side it
+ * pairs with.
+ */
+#ifndef VIO_RING_ATOMIC_H
+#define VIO_RING_ATOMIC_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "vio/le.h"
+
+/* A single load the compiler may not tear, merge or repeat. */
+#define VIO_READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* A single store the compiler may not tear or merge. */
+#define VIO_WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* Load, and order every later access after it. */
+#define VIO_LOAD_ACQUIRE(x)  __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+/* Order every earlier access before this store. */
+#define VIO_STORE_RELEASE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+/* Full fence: orders earlier stores before later loads (store-load). */
+static inline void vio_mb(void) { atomic_thread_fence(memory_order_seq_cst); }
+/* Orders earlier loads before later loads and stores. */
+static inline void vio_rmb(void) { atomic_thread_fence(memory_order_acquire); }
+/* Orders earlier loads and stores before later stores. */
+static inline void vio_wmb(void) { atomic_thread_fence(memory_order_release); }
+
+/* le16 helpers: the wire value converted, with the given ordering. */
+static inline uint16_t vio_le16_read(const le16 *p)
+{
+	return le16_to_cpu((le16){ VIO_READ_ONCE(p->v) });
+}
+static inline uint16_t vio_le16_load_acquire(const le16 *p)
+{
+	return le16_to_cpu((le16){ VIO_LOAD_ACQUIRE(p->v) });
+}
+static inline void vio_le16_write(le16 *p, uint16_t v)
+{
+	VIO_WRITE_ONCE(p->v, cpu_to_le16(v).v);
+}
+static inline void vio_le16_store_release(le16 *p, uint16_t v)
+{
+	VIO_STORE_RELEASE(p->v, cpu_to_le16(v).v);
+}
+
+#endif /* VIO_RING_ATOMIC_H */

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Accumulating the buffers of a descriptor chain into iovecs, with the checks common to both layouts. */
+#include <errno.h>
+
+#include "devq_impl.h"
+
+/* VIRTIO 1.4 §2.7.5.2: a chain is at most 2^32 bytes in total. */
+#define CHAIN_MAX_BYTES (1ull << 32)
+
+void chain_begin(struct chain_walk *w, struct vio_chain *c)
+{
+	w->c = c;
+	w->overflow = false;
+	w->seen_writable = false;
+	c->nout = c->nin = 0;
+	c->out_bytes = c->in_bytes = 0;
+}
+
+int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len, bool writable)
+{
+	struct vio_chain *c = w->c;
+	uint32_t used = c->nout + c->nin;
+	int n = 0;
+
+	/* VIRTIO 1.4 §2.7.4.2 / §2.8.17: device-readable parts come first. */
+	if (!writable && w->seen_writable)
+		return devq_fail(q, "device-readable descriptor after a device-writable one");
+	if (c->out_bytes + c->in_bytes + len > CHAIN_MAX_BYTES)
+		return devq_fail(q, "descriptor chain longer than 2^32 bytes");
+	if (writable)
+		w->seen_writable = true;
+	if (!w->overflow) {
+		n = vio_mem_gpa_iov(q->mem, addr, len, &c->iov[used], c->iov_cap - used);
+		if (n == -ENOBUFS)
+			w->overflow = true;
+		else if (n < 0)
+			return devq_fail(q, "buffer outside guest memory");
+	}
+	if (w->overflow) {
+		/* Keep validating the chain; its iovecs no longer fit. */
+		if (vio_mem_gpa_check(q->mem, addr, len))
+			return devq_fail(q, "buffer outside guest memory");
+		n = 0;
+	}
+	if (writable) {
+		c->nin += (uint32_t)n;
+		c->in_bytes += len;
+	} else {
+		c->nout += (uint32_t)n;
+		c->out_bytes += len;
+	}
+	return 0;
+}
