@@ -72,7 +72,8 @@ struct virtq_used {
 	struct virtq_used_elem ring[]; /* [Queue Size], then le16 avail_event */
 };
 
-/* Sizes in bytes of the three split areas for Queue Size @n. */
+/* Sizes in bytes of the three split areas for Queue Size @n (VIRTIO 1.4 §2.7),
+ * used_event and avail_event included. */
 static inline uint64_t virtq_desc_size(uint32_t n)  { return 16ull * n; }
 static inline uint64_t virtq_avail_size(uint32_t n) { return 6ull + 2ull * n; }
 static inline uint64_t virtq_used_size(uint32_t n)  { return 6ull + 8ull * n; }
