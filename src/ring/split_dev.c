@@ -57,6 +57,10 @@ static int walk_indirect(struct vio_devq *q, struct chain_walk *w, const struct 
 		return devq_fail(q, "indirect table length not a multiple of 16 in 16..16*32768");
 	if (__builtin_add_overflow(table, (uint64_t)len, &end))
 		return devq_fail(q, "indirect table address overflows");
+	/* The driver hands over the whole table [addr, addr + len): all of it
+	 * must be guest memory, even entries the chain never reaches. */
+	if (vio_mem_gpa_check(q->mem, table, len))
+		return devq_fail(q, "indirect table outside guest memory");
 	for (;;) {
 		struct virtq_desc id;
 		uint16_t flags;
