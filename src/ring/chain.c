@@ -30,7 +30,11 @@ int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t 
 	if (writable)
 		w->seen_writable = true;
 	if (!w->overflow) {
-		n = vio_mem_gpa_iov(q->mem, addr, len, &c->iov[used], c->iov_cap - used);
+		/* No &c->iov[used] when there is no room: iov may be NULL with a cap of 0. */
+		if (used < c->iov_cap)
+			n = vio_mem_gpa_iov(q->mem, addr, len, &c->iov[used], c->iov_cap - used);
+		else
+			n = len ? -ENOBUFS : 0;
 		if (n == -ENOBUFS)
 			w->overflow = true;
 		else if (n < 0)
