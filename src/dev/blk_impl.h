@@ -11,7 +11,7 @@
 #include "vio/blk.h"
 
 /* The largest Queue Size a queue accepts (its request pool is this big at most). */
-#define BLK_MAX_QUEUE_SIZE 1024u
+#define BLK_MAX_QUEUE_SIZE VIO_BLK_MAX_QUEUE_SIZE
 
 struct vio_blk {
 	struct vio_device vdev;
