@@ -10,6 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -283,6 +288,64 @@ static void engine_destroy_waits_for_work_in_flight(void **state)
 	}
 }
 
+/* ---- io_uring refused (seccomp, io_uring_disabled): -ENOTSUP ---- */
+
+/* In a child: makes io_uring_setup fail with @err, then checks what vio reports. */
+static int child_without_io_uring(int err, const char *image)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct vio_blk_options o = { .path = image, .num_queues = 1 };
+	struct vio_blk *blk;
+	struct vio_blk_queue *bq;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return 10;
+	if (blk_aio_uring_probe() != -ENOTSUP)
+		return 11;
+	o.aio = VIO_BLK_AIO_IO_URING;
+	if (vio_blk_open(&blk, &o) != -ENOTSUP)
+		return 12;
+	o.aio = VIO_BLK_AIO_THREADS;
+	if (vio_blk_open(&blk, &o))
+		return 13;
+	if (vio_blk_queue_new(blk, 16, &bq))
+		return 14;
+	vio_blk_queue_free(bq);
+	vio_blk_close(blk);
+	return 0;
+}
+
+static void io_uring_refused_is_enotsup(void **state)
+{
+	static const int errs[] = { ENOSYS, EPERM };
+	char image[] = "/tmp/vio-aio-test-XXXXXX";
+	int fd = mkstemp(image);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		pid_t pid = fork();
+		int status;
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(child_without_io_uring(errs[i], image));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	close(fd);
+	unlink(image);
+}
+
 #define E(f) cmocka_unit_test_setup_teardown(f, uring_setup, eng_teardown), \
 	     cmocka_unit_test_setup_teardown(f, threads_setup, eng_teardown)
 
@@ -297,6 +360,7 @@ int main(void)
 		E(engine_short_read_at_end_of_file),
 		E(engine_injected_fault),
 		E(engine_destroy_waits_for_work_in_flight),
+		cmocka_unit_test(io_uring_refused_is_enotsup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -628,6 +628,157 @@ static void header_and_status_touching_guard_pages(void **state)
 	mock_mem_fini(&m);
 }
 
+/* ---- randomised chains: the invariants a fuzzer would check ---- */
+
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* True if [p, p + len) lies inside one of @n iovecs. */
+static bool inside(const struct iovec *iov, uint32_t n, const void *p, size_t len)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *b = iov[i].iov_base;
+
+		if ((const uint8_t *)p >= b && (const uint8_t *)p + len <= b + iov[i].iov_len)
+			return true;
+	}
+	return false;
+}
+
+static void check_invariants(const struct tchain *t, const struct blk_req_limits *lim)
+{
+	const struct iovec *out = t->c.iov, *in = t->c.iov + t->c.nout;
+	uint64_t sum = 0;
+
+	if (t->r.kind == BLK_REQ_NO_STATUS) {
+		assert_null(t->r.status_ptr);
+		return;
+	}
+	assert_true(inside(in, t->c.nin, t->r.status_ptr, 1));
+	for (uint32_t i = 0; i < t->r.ndata; i++) {
+		assert_true(t->data[i].iov_len > 0);
+		sum += t->data[i].iov_len;
+		if (t->r.kind == BLK_REQ_WRITE) {
+			assert_true(inside(out, t->c.nout, t->data[i].iov_base, t->data[i].iov_len));
+		} else {
+			assert_true(inside(in, t->c.nin, t->data[i].iov_base, t->data[i].iov_len));
+			/* The data never covers the status byte. */
+			assert_false(t->r.status_ptr >= (uint8_t *)t->data[i].iov_base &&
+				     t->r.status_ptr < (uint8_t *)t->data[i].iov_base + t->data[i].iov_len);
+		}
+	}
+	if (t->r.kind == BLK_REQ_READ || t->r.kind == BLK_REQ_WRITE || t->r.kind == BLK_REQ_GET_ID)
+		assert_true(sum == t->r.len);
+	if (t->r.kind == BLK_REQ_READ || t->r.kind == BLK_REQ_WRITE) {
+		assert_true(t->r.len % lim->lbs == 0 && t->r.offset % lim->lbs == 0);
+		assert_true(t->r.offset + t->r.len <= lim->capacity * 512);
+	}
+	for (uint32_t i = 0; i < t->r.nseg; i++)
+		assert_true(t->r.seg[i].offset + t->r.seg[i].len <= lim->capacity * 512);
+}
+
+/* Cuts @len bytes at @p into 1..3 iovecs at random points. */
+static void tc_add_cut(struct tchain *t, uint8_t *p, uint32_t len, bool w, uint32_t *x)
+{
+	uint32_t a = len ? rnd(x) % (len + 1) : 0, b = a + (len - a ? rnd(x) % (len - a + 1) : 0);
+
+	tc_add(t, p, a, w);
+	tc_add(t, p + a, b - a, w);
+	tc_add(t, p + b, len - b, w);
+}
+
+/*
+ * A request framed the way drivers do, cut at random points: header,
+ * k * 512 bytes of data (readable or writable), status sometimes sharing
+ * the last data iovec. The header and segments are whatever is in memory.
+ */
+static void tc_random_well_framed(struct tchain *t, uint8_t *base, uint32_t *x)
+{
+	uint32_t len = (rnd(x) % 5) * 512, type = rnd(x) % 2 ? VIRTIO_BLK_T_IN : VIRTIO_BLK_T_OUT;
+	uint8_t *data = base + 16384;
+
+	if (rnd(x) % 4 == 0)
+		type = rnd(x) % 2 ? VIRTIO_BLK_T_DISCARD : VIRTIO_BLK_T_WRITE_ZEROES;
+	if (type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES) {
+		hdr_set(base, type, 0);
+		tc_add_cut(t, base, 16 + 16 * (rnd(x) % 5), false, x);
+		tc_add(t, data, 1, true);
+		return;
+	}
+	hdr_set(base, type, rnd(x) % (CAP_SECTORS + 4));
+	if (type == VIRTIO_BLK_T_OUT) {
+		tc_add_cut(t, base, 16, false, x);
+		tc_add_cut(t, data, len, false, x);
+		tc_add(t, data + len, 1, true);
+	} else {
+		tc_add_cut(t, base, 16, false, x);
+		tc_add_cut(t, data, len + 1, true, x); /* the status is the last byte */
+	}
+}
+
+static void random_chains_keep_the_invariants(void **state)
+{
+	static const uint32_t types[] = { 0, 1, 4, 8, 11, 13, 2, 0xffffffffu };
+	struct mock_mem m;
+	uint32_t x = 12345;
+	uint8_t *base;
+	struct tchain t;
+
+	(void)state;
+	mock_mem_init_default(&m);
+	/* R1 (1 MiB) ends at a guard page: iovecs are placed anywhere in it. */
+	base = mock_hva(&m, MOCK_R1_GPA);
+	for (int iter = 0; iter < 20000; iter++) {
+		uint32_t nout = rnd(&x) % 6, nin = rnd(&x) % 5;
+
+		/* Random bytes where headers and segments will be read. */
+		for (uint32_t k = 0; k < 64; k++)
+			base[rnd(&x) % 4096] = (uint8_t)rnd(&x);
+		hdr_set(base, types[rnd(&x) % 8], rnd(&x) % 3 ? rnd(&x) % (CAP_SECTORS + 8) : rnd(&x));
+		for (uint32_t k = 0; k < 4; k++)
+			seg_set(base + 16 + 16 * k, rnd(&x) % (CAP_SECTORS + 8), rnd(&x) % 64,
+				rnd(&x) % 5 ? 0 : rnd(&x) % 4);
+		tc_init(&t);
+		if (rnd(&x) % 2) {
+			tc_random_well_framed(&t, base, &x);
+			tc_parse(&t, &lim_rw);
+			check_invariants(&t, &lim_rw);
+			continue;
+		}
+		{
+			uint64_t pos = 0;
+
+			for (uint32_t k = 0; k < nout; k++) {
+				uint32_t len = rnd(&x) % 3 ? rnd(&x) % 40 : rnd(&x) % 2048;
+
+				tc_add(&t, base + pos, len, false);
+				pos += len;
+			}
+		}
+		{
+			uint64_t pos = 8192;
+			bool at_end = rnd(&x) % 2;
+
+			/* Writable iovecs do not overlap; the last may end at the guard page. */
+			for (uint32_t k = 0; k < nin; k++) {
+				uint32_t len = rnd(&x) % 3 ? rnd(&x) % 1100 : rnd(&x) % 3;
+				uint64_t at = at_end && k == nin - 1 ? MOCK_R1_SIZE - len : pos;
+
+				tc_add(&t, base + at, len, true);
+				pos += len + rnd(&x) % 64;
+			}
+		}
+		tc_parse(&t, &lim_rw);
+		check_invariants(&t, &lim_rw);
+	}
+	mock_mem_fini(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -658,6 +809,7 @@ int main(void)
 		cmocka_unit_test(segment_limits_and_ranges_are_ioerr),
 		cmocka_unit_test(discard_on_read_only_is_ioerr),
 		cmocka_unit_test(header_and_status_touching_guard_pages),
+		cmocka_unit_test(random_chains_keep_the_invariants),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
