@@ -13,6 +13,8 @@
 
 /* Workers per queue: enough to overlap a few blocking syscalls. */
 #define AIO_THREADS 4u
+/* A worker only makes syscalls: a small stack (many queues, many workers). */
+#define AIO_STACK_BYTES (256u * 1024)
 
 /* A FIFO of requests linked through blk_aio_req.next (no allocation). */
 struct req_list {
@@ -205,16 +207,21 @@ static void threads_destroy(struct blk_aio *a)
 static int start_workers(struct aio_threads *t, uint32_t n)
 {
 	sigset_t all, old;
-	int err = 0;
+	pthread_attr_t attr;
+	int err = pthread_attr_init(&attr);
 
+	if (err)
+		return -err;
+	pthread_attr_setstacksize(&attr, AIO_STACK_BYTES);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (t->nthreads = 0; t->nthreads < n; t->nthreads++) {
-		err = pthread_create(&t->threads[t->nthreads], NULL, worker, t);
+		err = pthread_create(&t->threads[t->nthreads], &attr, worker, t);
 		if (err)
 			break;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
 	return -err;
 }
 
