@@ -138,7 +138,7 @@ static enum blk_req_kind parse_rw(const struct chain_view *v, const struct blk_r
 	/* VIRTIO 1.4 §5.2.6.2: a write to a read-only device fails, no data written. */
 	if (!in && lim->read_only)
 		return finish(r, VIRTIO_BLK_S_IOERR);
-	/* Whole logical blocks, inside the disk, with no overflow (VIRTIO 1.4 §5.2.6.1). */
+	/* Multiples of 512 (VIRTIO 1.4 §5.2.6.1), here of the logical block size; inside the disk. */
 	if (!range_ok(lim, sector, len, &r->offset))
 		return finish(r, VIRTIO_BLK_S_IOERR);
 	if (in)
