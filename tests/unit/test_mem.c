@@ -165,6 +165,21 @@ static void add_rejects_gpa_overlap_at_end(void **state)
 	assert_int_equal(add(m, 0x23fff, 2, 0x1000000, 0x900000), -EEXIST);
 }
 
+static void add_rejects_last_byte_on_first_byte_of_existing(void **state)
+{
+	struct vio_mem *m = *state;
+
+	/* [0xf000, 0x10001): its last byte is A's first. */
+	assert_int_equal(add(m, 0xf000, 0x1001, 0x1000000, 0x900000), -EEXIST);
+}
+
+static void add_rejects_uva_last_byte_on_first_byte_of_existing(void **state)
+{
+	struct vio_mem *m = *state;
+
+	assert_int_equal(add(m, 0x40000, 0x1001, 0x10000 + UVA_OFF - 0x1000, 0x900000), -EEXIST);
+}
+
 static void add_rejects_gpa_inside_existing(void **state)
 {
 	struct vio_mem *m = *state;
@@ -701,6 +716,8 @@ int main(void)
 		STD(add_rejects_hva_end_overflow),
 		STD(add_rejects_gpa_overlap_at_start),
 		STD(add_rejects_gpa_overlap_at_end),
+		STD(add_rejects_last_byte_on_first_byte_of_existing),
+		STD(add_rejects_uva_last_byte_on_first_byte_of_existing),
 		STD(add_rejects_gpa_inside_existing),
 		STD(add_rejects_gpa_covering_existing),
 		STD(add_rejects_identical_region),

@@ -725,6 +725,37 @@ static void loop_back_after_every_descriptor_breaks_queue(void **state)
 	assert_broken(f, E_LOOP, 0, 0);
 }
 
+/*
+ * The walk stops at exactly Queue Size links: descriptor 0 is readable and
+ * 1..7 writable, 7 -> 0. Link 9 would revisit 0 (readable after writable);
+ * the loop must be reported before that descriptor is looked at.
+ */
+static void loop_detected_at_queue_size_plus_one_links(void **state)
+{
+	struct fx *f = *state;
+	uint16_t i;
+
+	mock_split_desc(&f->vq, 0, f->buf, 1, NEXT, 1);
+	for (i = 1; i < 8; i++)
+		mock_split_desc(&f->vq, i, f->buf, 1, NEXT | WRITE, (uint16_t)((i + 1) % 8));
+	mock_split_make_avail(&f->vq, 0);
+	assert_broken(f, E_LOOP, 0, 0);
+}
+
+/* As above inside a table of 4: at most len/16 links. */
+static void indirect_loop_detected_at_table_size_plus_one_links(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = mock_alloc(&f->m, 0, 64, 16);
+
+	mock_desc_write(&f->m, t, 0, f->buf, 1, NEXT, 1);
+	mock_desc_write(&f->m, t, 1, f->buf, 1, NEXT | WRITE, 2);
+	mock_desc_write(&f->m, t, 2, f->buf, 1, NEXT | WRITE, 3);
+	mock_desc_write(&f->m, t, 3, f->buf, 1, NEXT | WRITE, 0);
+	add_one(f, 0, t, 64, INDIRECT);
+	assert_broken(f, E_IND_LOOP, 0, 0);
+}
+
 static void loop_inside_indirect_table_breaks_queue(void **state)
 {
 	struct fx *f = *state;
@@ -1891,6 +1922,8 @@ int main(void)
 		T(loop_to_itself_breaks_queue, P_IND),
 		T(loop_between_two_descriptors_breaks_queue, P_PLAIN),
 		T(loop_back_after_every_descriptor_breaks_queue, P_IND),
+		T(loop_detected_at_queue_size_plus_one_links, P_IND),
+		T(indirect_loop_detected_at_table_size_plus_one_links, P_IND),
 		T(loop_inside_indirect_table_breaks_queue, P_IND),
 		T(loop_to_itself_inside_indirect_table_breaks_queue, P_IND),
 		T(next_out_of_range_breaks_queue, P_IND),
