@@ -150,6 +150,80 @@ static void mock_vq_init_refuses_packed_for_now(void **state)
 	mock_mem_fini(&m);
 }
 
+static void mock_vq_write_chain_without_free_descriptors_is_enospc(void **state)
+{
+	struct mock_mem m;
+	struct mock_vq vq;
+	struct mock_buf b[3] = { { MOCK_R2_GPA, 1, false }, { MOCK_R2_GPA, 1, false }, { MOCK_R2_GPA, 1, true } };
+
+	(void)state;
+	mock_mem_init_default(&m);
+	assert_int_equal(mock_vq_init(&vq, &m, MOCK_SPLIT, 4, VIO_BIT(VIRTIO_F_INDIRECT_DESC)), 0);
+	assert_int_equal(mock_vq_write_chain(&vq, b, 3, MOCK_DIRECT), 0);
+	assert_int_equal(mock_vq_write_chain(&vq, b, 3, MOCK_DIRECT), -ENOSPC);
+	/* One descriptor holds any chain as an indirect table. */
+	assert_int_equal(mock_vq_write_chain(&vq, b, 3, 0), 3);
+	assert_int_equal(mock_vq_nfree(&vq), 0);
+	mock_vq_fini(&vq);
+	mock_mem_fini(&m);
+}
+
+static void mock_vq_write_chain_rejects_bad_shape(void **state)
+{
+	struct mock_mem m;
+	struct mock_vq vq;
+	struct mock_buf b[2] = { { MOCK_R2_GPA, 1, false }, { MOCK_R2_GPA, 1, true } };
+
+	(void)state;
+	mock_mem_init_default(&m);
+	assert_int_equal(mock_vq_init(&vq, &m, MOCK_SPLIT, 4, 0), 0);
+	assert_int_equal(mock_vq_write_chain(&vq, b, 0, MOCK_DIRECT), -EINVAL);
+	assert_int_equal(mock_vq_write_chain(&vq, b, 2, 2), -EINVAL);
+	assert_int_equal(mock_vq_nfree(&vq), 4);
+	mock_vq_fini(&vq);
+	mock_mem_fini(&m);
+}
+
+static void mock_vq_reuses_descriptors_after_reaping(void **state)
+{
+	struct mock_mem m;
+	struct mock_vq vq;
+	struct iovec iov[2];
+	struct vio_chain c = { .iov = iov, .iov_cap = 2 };
+	struct mock_used u;
+	unsigned i;
+
+	(void)state;
+	mock_mem_init_default(&m);
+	assert_int_equal(mock_vq_init(&vq, &m, MOCK_SPLIT, 2, 0), 0);
+	assert_int_equal(mock_vq_devq_init(&vq, NULL), 0);
+	for (i = 0; i < 100; i++) {
+		int h = mock_vq_add(&vq, (struct mock_buf[]){ { MOCK_R2_GPA, 1, false },
+							      { MOCK_R2_GPA + 1, 1, true } }, 2, MOCK_DIRECT);
+
+		assert_true(h >= 0);
+		assert_int_equal(mock_vq_nfree(&vq), 0);
+		assert_int_equal(vio_devq_pop(vq.devq, &c), 1);
+		assert_int_equal(vio_devq_push(vq.devq, c.id, 1), 0);
+		vio_devq_flush(vq.devq);
+		assert_int_equal(mock_vq_used(&vq, &u), 1);
+		assert_int_equal(u.id, h);
+		assert_int_equal(mock_vq_nfree(&vq), 2);
+	}
+	mock_vq_fini(&vq);
+	mock_mem_fini(&m);
+}
+
+static void mock_mem_init_refuses_overlapping_regions(void **state)
+{
+	static const struct mock_region_spec spec[] = { { 0x10000, 0x2000 }, { 0x11000, 0x1000 } };
+	struct mock_mem m;
+
+	(void)state;
+	assert_int_equal(mock_mem_init(&m, spec, 2), -EEXIST);
+	assert_int_equal(m.nregions, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -159,6 +233,10 @@ int main(void)
 		cmocka_unit_test(mock_vq_add_direct_then_indirect_writes_table),
 		cmocka_unit_test(mock_vq_used_rejects_id_never_posted),
 		cmocka_unit_test(mock_vq_init_refuses_packed_for_now),
+		cmocka_unit_test(mock_vq_write_chain_without_free_descriptors_is_enospc),
+		cmocka_unit_test(mock_vq_write_chain_rejects_bad_shape),
+		cmocka_unit_test(mock_vq_reuses_descriptors_after_reaping),
+		cmocka_unit_test(mock_mem_init_refuses_overlapping_regions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
