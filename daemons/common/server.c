@@ -81,8 +81,10 @@ int server_listen_path(struct server *s, const char *path, mode_t mode, gid_t gi
 		return r;
 	}
 	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) || chmod(path, mode) < 0) {
-		r = -errno;
-		vio_err("cannot set the owner or mode of %s: %s", path, strerror(-r));
+		int e = errno;
+
+		vio_err("cannot set the owner or mode of %s: %s", a.sun_path, strerror(e));
+		r = -e;
 		unlink(path);
 		close(fd);
 		return r;
