@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The driver side of a virtqueue: make buffers available to a device, decide
+ * when to notify it, and take back used buffers.
+ *
+ * One API for both layouts; the layout is the negotiated feature
+ * VIRTIO_F_RING_PACKED in the config (the packed layout is not yet
+ * implemented: init refuses it with -ENOTSUP).
+ *
+ * Typical use (one thread per queue; a queue is not thread-safe):
+ *
+ *     vio_drvq_add(q, sg, nout, nin, token);      // as many as fit
+ *     if (vio_drvq_kick_prepare(q) > 0) notify the device (kick fd)
+ *     ... wait for the call fd ...
+ *     vio_drvq_cb_disable(q);
+ *     do {
+ *         while ((r = vio_drvq_get_used(q, &token, &len)) == 1) complete(token, len);
+ *         if (r == -EIO) -> the device broke the ring: fail everything
+ *     } while (vio_drvq_cb_enable(q));   // re-arm, re-check
+ *
+ * The device is not trusted either. The driver keeps its own record of every
+ * descriptor it made available (the chain of each head, its token, how many
+ * bytes of it are device-writable) and never reads back what it wrote to the
+ * shared descriptor table. A used element naming an id out of range or not in
+ * flight (unknown, or completed twice), or a used length larger than the
+ * buffer's device-writable part, marks the queue broken: get_used returns
+ * -EIO from then on, and the tokens still in flight can be taken back with
+ * vio_drvq_detach() to fail them.
+ *
+ * Memory: the caller allocates vio_drvq_size(num) bytes (aligned to 8) for the
+ * queue state, and the ring areas (vio_drvq_area_size()) and optional
+ * indirect tables in memory the device can reach; it tells the queue both our
+ * address and the device's address of each. Nothing here allocates, blocks or
+ * makes a syscall.
+ */
+#ifndef VIO_DRVQ_H
+#define VIO_DRVQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vio_drvq; /* opaque; storage supplied by the caller */
+
+/* One buffer segment as the device addresses it. */
+struct vio_sg {
+	uint64_t addr; /* device address (guest-physical) */
+	uint32_t len;  /* bytes, > 0 */
+};
+
+enum vio_drvq_area {
+	VIO_DRVQ_DESC,   /* descriptor table / descriptor ring */
+	VIO_DRVQ_DRIVER, /* available ring / driver event suppression */
+	VIO_DRVQ_DEVICE, /* used ring / device event suppression */
+};
+
+struct vio_drvq_config {
+	/* Queue Size in descriptors: split: a power of two in 1..32768. */
+	uint32_t num;
+	/* The negotiated feature bits (VIRTIO_F_* of vio/virtio.h). */
+	uint64_t features;
+	/* Our addresses of the three areas (vio_drvq_area_size() bytes each,
+	 * aligned as vio_drvq_area_align() says); init zeroes them. */
+	void *desc;
+	void *driver;
+	void *device;
+	/*
+	 * Optional indirect tables, used when VIRTIO_F_INDIRECT_DESC was
+	 * negotiated and a buffer has more than one segment: num tables of
+	 * indirect_max descriptors (16 bytes each), contiguous, 16-aligned, at
+	 * our address @indirect and the device's address @indirect_addr.
+	 * indirect NULL or indirect_max 0: never indirect.
+	 */
+	void *indirect;
+	uint64_t indirect_addr;
+	uint32_t indirect_max;
+};
+
+/* Bytes of caller storage for a queue of @num descriptors (0 if num is 0 or > 32768). */
+size_t vio_drvq_size(uint32_t num);
+
+/* Bytes and alignment of ring area @a for Queue Size @num and @features (0 if invalid). */
+size_t vio_drvq_area_size(uint32_t num, uint64_t features, enum vio_drvq_area a);
+size_t vio_drvq_area_align(uint64_t features, enum vio_drvq_area a);
+
+/*
+ * Initialises the queue in @q (vio_drvq_size(cfg->num) bytes) and zeroes the
+ * ring areas (VIRTIO 1.4 §2.7.10.1: used flags start at 0).
+ * Returns 0; -EINVAL if num is not a valid Queue Size for the layout, an area
+ * is NULL or misaligned; -ENOTSUP for a layout not implemented.
+ */
+int vio_drvq_init(struct vio_drvq *q, const struct vio_drvq_config *cfg);
+
+/*
+ * Makes one buffer available: segments sg[0 .. nout-1] device-readable, then
+ * sg[nout .. nout+nin-1] device-writable (VIRTIO 1.4 §2.7.13.1). Uses an
+ * indirect table when there is more than one segment, one is configured and
+ * nout + nin <= indirect_max; otherwise a chain of nout + nin descriptors.
+ * The device sees it after the next vio_drvq_kick_prepare().
+ * Returns 0; -ENOSPC if there are not enough free descriptors (try again
+ * after taking used buffers); -EINVAL for no segments, a zero-length
+ * segment, more segments than the queue size, or more than 2^32 bytes in
+ * total (VIRTIO 1.4 §2.7.5.2); -EIO if the queue is broken.
+ */
+int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t nin,
+		 void *token);
+
+/*
+ * Publishes the buffers added since the last call (one store of the
+ * available index, VIRTIO 1.4 §2.7.13.3) and applies available buffer
+ * notification suppression (§2.7.10.1: used flags without VIRTIO_F_EVENT_IDX,
+ * avail_event with it). Returns 1 if the device must be notified, 0 if not.
+ */
+int vio_drvq_kick_prepare(struct vio_drvq *q);
+
+/*
+ * Takes the next used buffer: its token and the bytes the device reports it
+ * wrote (VIRTIO 1.4 §2.7.14). Its descriptors are free again.
+ * Returns 1; 0 if none is used; -EIO if the queue is or has just become
+ * broken (see vio_drvq_error()).
+ */
+int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len);
+
+/*
+ * Used buffer notification suppression (VIRTIO 1.4 §2.7.7.1). cb_disable()
+ * asks the device not to interrupt. cb_enable() asks for an interrupt at the
+ * next used buffer and then re-checks: it returns 1 if used buffers are
+ * already there (take them first), 0 if the caller may wait.
+ */
+void vio_drvq_cb_disable(struct vio_drvq *q);
+int vio_drvq_cb_enable(struct vio_drvq *q);
+
+/* Free descriptors. */
+uint32_t vio_drvq_num_free(const struct vio_drvq *q);
+
+/* Buffers made available and not yet taken back. */
+uint32_t vio_drvq_inflight(const struct vio_drvq *q);
+
+/*
+ * Takes back one buffer still in flight, whatever the device did with it,
+ * to fail it (after the device was stopped or broke the ring). Returns 1 with
+ * *token set, 0 when nothing is left in flight.
+ */
+int vio_drvq_detach(struct vio_drvq *q, void **token);
+
+/* The reason the queue is broken, or NULL while it is not. */
+const char *vio_drvq_error(const struct vio_drvq *q);
+
+#endif /* VIO_DRVQ_H */
