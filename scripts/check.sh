@@ -40,7 +40,7 @@ PY
 run gcc gcc build-check-gcc "-Dbuildtype=debugoptimized"
 run clang clang build-check-clang "-Dbuildtype=debugoptimized -De2e=false" --suite unit --suite dev
 run asan gcc build-check-asan "-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false" \
-	--suite unit --suite dev --suite e2e-asan
+	--suite unit --suite dev --suite daemon --suite e2e-asan
 
 python3 - "$results" "${VIO_REQUIRE_ALL:-0}" <<'PY'
 import sys

@@ -215,18 +215,16 @@ struct daemon {
 
 #define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
-/* SIGUSR1 and exit: one line of counters per queue that has served. */
+/* SIGUSR1 and exit: one line of counters per queue (zeros for a queue never started). */
 static void report(void *opaque)
 {
 	struct daemon *d = opaque;
 
 	for (uint16_t i = 0; i < d->nthreads; i++) {
+		static const struct vio_blk_stats idle;
 		struct qthread *t = &d->threads[i];
-		const struct vio_blk_stats *s;
+		const struct vio_blk_stats *s = t->qstate ? vio_blk_queue_stats(t->qstate) : &idle;
 
-		if (!t->qstate)
-			continue;
-		s = vio_blk_queue_stats(t->qstate);
 		vio_info("queue %u: requests=%" PRIu64 " reads=%" PRIu64 " writes=%" PRIu64
 			 " flushes=%" PRIu64 " discards=%" PRIu64 " write_zeroes=%" PRIu64
 			 " get_ids=%" PRIu64 " bytes_read=%" PRIu64 " bytes_written=%" PRIu64

@@ -571,7 +571,10 @@ static int msg_validate(struct vio_vu_be *be, const struct msg_spec *s, const st
 		return -EPROTO;
 	}
 	if ((s->needs & NEED_MEM) && !be->mem_set) {
-		vio_err("vhost-user: %s before the memory table", name);
+		/* QEMU sends no memory table when guest RAM has no fd to share. */
+		vio_err("vhost-user: %s before the memory table: the front-end shares no guest "
+			"memory (QEMU: -object memory-backend-memfd,id=mem,size=<RAM>,share=on "
+			"-numa node,memdev=mem)", name);
 		return -EPROTO;
 	}
 	if (m->hdr.request == VHOST_USER_GET_CONFIG || m->hdr.request == VHOST_USER_SET_CONFIG) {
