@@ -45,7 +45,7 @@ def guest_script(names):
          'mkdir -p /mnt/pictures /mnt/notes']
     s += [f'cp /data/{n} /mnt/{n}' for n in names]
     s += ['say "copied the host files in"',
-          'taskset -c 1 dd if=/dev/urandom of=/mnt/random.bin bs=1M count=3 2>/dev/null',
+          'taskset -c 1 dd if=/dev/urandom of=/mnt/random.bin bs=1M count=3 status=none',
           'say "CPU 1 wrote 3 MiB of random data to /random.bin"',
           'e2e_report random "$(sha256sum /mnt/random.bin | cut -d" " -f1)"',
           'sync',
@@ -62,12 +62,14 @@ def guest_script(names):
 
 
 def show_counters(counters):
-    cols = ['requests', 'reads', 'writes', 'flushes', 'discards', 'bytes_read',
-            'bytes_written', 'errors', 'notifies']
-    print('   ' + 'queue'.ljust(6) + ''.join(c.rjust(14) for c in cols))
+    """One row per counter, one column per queue (vio-blk's SIGUSR1 lines, transposed)."""
+    names = []
     for q in counters:
-        print('   ' + str(q['queue']).ljust(6) + ''.join(str(q.get(c, '-')).rjust(14)
-                                                        for c in cols))
+        names += [k for k in q if k != 'queue' and k not in names]
+    print('   ' + 'counter'.ljust(16) + ''.join(f'queue {q["queue"]}'.rjust(14)
+                                               for q in counters))
+    for n in names:
+        print('   ' + n.ljust(16) + ''.join(str(q.get(n, '-')).rjust(14) for q in counters))
 
 
 def run(h):

@@ -5,8 +5,9 @@ qemu-storage-daemon, with faults to inject.
 
 It accepts the options the harness gives vio-blk (--socket-path, --blk-file, --read-only,
 --num-queues, --discard, --write-zeroes), runs qemu-storage-daemon to do the work, prints
-per-queue counter lines on SIGUSR1 in vio-blk's format (the numbers are placeholders: qsd has no
-per-queue counters) and exits 0 on SIGTERM. It is not a back-end under test; selfcheck.py uses
+per-queue counter lines on SIGUSR1 in vio-blk's format and exits 0 on SIGTERM. qsd has no
+per-queue counters: the lines carry the reads and writes it traced (blk_co_preadv/pwritev),
+spread evenly over the queues. It is not a back-end under test; selfcheck.py uses
 it to show that every e2e test fails when the back-end misbehaves.
 
 VIO_E2E_FAKE_FAULT (one of):
@@ -22,6 +23,7 @@ VIO_E2E_FAKE_FAULT (one of):
 import argparse
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +35,22 @@ def die_with_parent():
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
     except Exception:  # noqa: BLE001 - best effort
         pass
+
+
+TRACE_RE = re.compile(r'blk_co_(preadv|pwritev) .*bytes (\d+)')
+
+
+def io_totals(trace):
+    """Reads and writes, and their bytes, from qsd's blk_co_preadv/pwritev trace."""
+    t = {'reads': 0, 'writes': 0, 'bytes_read': 0, 'bytes_written': 0}
+    with open(trace, errors='replace') as f:
+        for line in f:
+            m = TRACE_RE.search(line)
+            if m:
+                kind = 'read' if m.group(1) == 'preadv' else 'written'
+                t['reads' if kind == 'read' else 'writes'] += 1
+                t[f'bytes_{kind}'] += int(m.group(2))
+    return t
 
 
 def main():
@@ -63,17 +81,27 @@ def main():
     export = (f'type=vhost-user-blk,id=exp,node-name=disk,addr.type=unix,'
               f'addr.path={args.socket_path},writable={"off" if read_only else "on"},'
               f'num-queues={nq}')
-    qsd = subprocess.Popen(['qemu-storage-daemon', '--blockdev', blockdev, '--export', export],
+    trace = args.socket_path + '.trace'
+    qsd = subprocess.Popen(['qemu-storage-daemon', '--blockdev', blockdev, '--export', export,
+                            '--trace', f'enable=blk_co_p*,file={trace}'],
                            preexec_fn=die_with_parent)
     state = {'term': False}
 
     def on_usr1(signum, frame):
         if fault == 'no-counters':
             return
+        try:
+            totals = io_totals(trace)
+        except OSError as e:
+            print(f'fake-vio-blk: no trace: {e}', file=sys.stderr, flush=True)
+            return
+        totals['requests'] = totals['reads'] + totals['writes']
         for q in range(nq):
-            print(f'queue {q}: requests=1000 reads=500 writes=500 flushes=0 discards=0 '
-                  f'bytes_read=0 bytes_written=0 errors=0 notifies=0', file=sys.stderr,
-                  flush=True)
+            part = {k: v // nq + (v % nq if q == 0 else 0) for k, v in totals.items()}
+            print(f'queue {q}: requests={part["requests"]} reads={part["reads"]} '
+                  f'writes={part["writes"]} bytes_read={part["bytes_read"]} '
+                  f'bytes_written={part["bytes_written"]} errors=0 notifies=0',
+                  file=sys.stderr, flush=True)
 
     def on_term(signum, frame):
         state['term'] = True

@@ -520,6 +520,9 @@ class Harness:
             with open(path, errors='replace') as f:
                 lines = f.read().replace('\r', '').splitlines()
             n = 40 if title == 'console' else 25
+            if not lines:
+                print(f'--- the {title} log ({path}) is empty ---')
+                continue
             print(f'--- last {min(n, len(lines))} lines of the {title} log ({path}) ---')
             for l in lines[-n:]:
                 print(f'  {l}')

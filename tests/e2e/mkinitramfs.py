@@ -102,7 +102,7 @@ e2e_host_sync() {
 e2e_sha() {
 	f=$1
 	shift
-	dd if="$f" "$@" 2>/dev/null | sha256sum | cut -d' ' -f1
+	dd if="$f" "$@" status=none | sha256sum | cut -d' ' -f1
 }
 '''
 

@@ -7,8 +7,9 @@ The guest counts /sys/block/vda/mq/*, then runs two O_DIRECT writers pinned with
 and CPU 1 at the same time (different 8 MiB ranges, 64 KiB requests), then two pinned readers.
 It reports each request queue's interrupt count (/proc/interrupts, virtioN-req.Q: one MSI-X
 vector per queue) before and after. The host checks the queue count, that every queue completed
-requests during the test, the read-back checksums and every byte of the image. With vio-blk it also requires
-the daemon's per-queue counters (SIGUSR1) to show requests on each queue.
+requests during the test, the read-back checksums and every byte of the image. With vio-blk it
+also requires the daemon's per-queue counters (SIGUSR1) to show requests on each queue and
+exactly the bytes the guest wrote.
 """
 
 import sys
@@ -57,7 +58,7 @@ def body(h):
     # Writers on both CPUs at once; each reports its own status.
     for cpu, name, off, length in RANGES:
         s.append(f'(taskset -c {cpu} dd if=/data/{name} of=/dev/vda bs=64k seek={off // 65536} '
-                 f'count={length // 65536} oflag=direct 2>/dev/null; '
+                 f'count={length // 65536} oflag=direct status=none; '
                  f'e2e_report write-status "{cpu} $?") &')
     s.append('wait')
     for cpu, name, off, length in RANGES:
@@ -95,8 +96,12 @@ def body(h):
         for q in c:
             check(q.get('requests', 0) > 0, f'vio-blk queue {q["queue"]} served no requests: '
                   f'{q}')
-        check(sum(q.get('writes', 0) for q in c) >= 2 * 8 * MiB // 65536,
+        written = sum(length for _, _, _, length in RANGES)
+        check(sum(q.get('writes', 0) for q in c) >= written // 65536,
               f'vio-blk counted fewer writes than the guest issued: {c}')
+        check(sum(q.get('bytes_written', 0) for q in c) == written,
+              f'vio-blk counted {sum(q.get("bytes_written", 0) for q in c)} bytes written, '
+              f'the guest wrote {written}')
         log('queues: vio-blk counters: ' + '; '.join(
             f'queue {q["queue"]} requests={q.get("requests")}' for q in c))
     log(f'queues: all {SIZE} bytes of the image are as expected')

@@ -21,7 +21,8 @@ SCRIPT = f'''
 e2e_report size "$(blockdev --getsize64 /dev/vda)"
 i=0
 while [ $i -lt {SIZE // CHUNK} ]; do
-	e2e_report chunk "$i $(e2e_sha /dev/vda bs=1M skip=$((i * {CHUNK // MiB})) count={CHUNK // MiB} iflag=direct)"
+	sha=$(e2e_sha /dev/vda bs=1M skip=$((i * {CHUNK // MiB})) count={CHUNK // MiB} iflag=direct)
+	e2e_report chunk "$i $sha"
 	i=$((i + 1))
 done
 e2e_report whole "$(e2e_sha /dev/vda bs=64k)"
@@ -58,4 +59,4 @@ def body(h):
 
 
 if __name__ == '__main__':
-    sys.exit(harness.main('read', __doc__.splitlines()[0], body, ))
+    sys.exit(harness.main('read', __doc__.splitlines()[0], body))

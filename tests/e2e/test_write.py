@@ -41,7 +41,7 @@ def body(h):
         nbs = {'1M': MiB, '4k': 4096, '512': 512}[bs]
         want[off:off + length] = files[f'data/{src}'][:length]
         lines.append(f'dd if=/data/{src} of=/dev/vda bs={bs} seek={off // nbs} '
-                     f'count={length // nbs} oflag=direct 2>/dev/null\n'
+                     f'count={length // nbs} oflag=direct status=none\n'
                      f'e2e_report wrote {name}\n')
     lines.append('sync\nblockdev --flushbufs /dev/vda\n')
     for name, src, off, length, bs in WRITES:
