@@ -6,6 +6,25 @@
 
 /* VIRTIO 1.4 §2.7.5.2: a chain is at most 2^32 bytes in total. */
 #define CHAIN_MAX_BYTES (1ull << 32)
+/* Largest indirect table we walk: one full queue (VIRTIO 1.4 §2.7.5.3.1, §2.8.19). */
+#define INDIRECT_MAX_BYTES (16ull * VIRTQ_MAX_SIZE)
+
+int chain_indirect_check(struct vio_devq *q, uint64_t table, uint32_t len)
+{
+	uint64_t end;
+
+	if (!q->indirect)
+		return devq_fail(q, "VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC");
+	if (len == 0 || len % 16 || len > INDIRECT_MAX_BYTES)
+		return devq_fail(q, "indirect table length not a multiple of 16 in 16..16*32768");
+	if (__builtin_add_overflow(table, (uint64_t)len, &end))
+		return devq_fail(q, "indirect table address overflows");
+	/* The driver hands over the whole table [addr, addr + len): all of it
+	 * must be guest memory, even entries the chain never reaches. */
+	if (vio_mem_gpa_check(q->mem, table, len))
+		return devq_fail(q, "indirect table outside guest memory");
+	return 0;
+}
 
 void chain_begin(struct chain_walk *w, struct vio_chain *c)
 {

@@ -12,18 +12,22 @@
 /* Per-id bookkeeping: which chains are in flight, and their shape. */
 struct devq_slot {
 	uint32_t in_bytes; /* writable bytes, to clamp the used length */
+	uint32_t len;      /* IN_ORDER: used length, once pushed */
 	uint16_t ndesc;    /* descriptors the chain took */
-	uint8_t inflight;
-	uint8_t pad;
+	uint8_t inflight;  /* popped, and its used element not yet written */
+	uint8_t done;      /* IN_ORDER: pushed, waiting for the ones before it */
 };
 
 struct vio_devq {
 	uint32_t num;
+	bool packed;
 	bool event_idx;
 	bool indirect;
+	bool in_order;
 	bool broken;
 	const char *err;
 	const struct vio_mem *mem;
+	uint32_t inflight; /* popped and not yet pushed */
 
 	/* split layout */
 	struct virtq_desc *desc;
@@ -32,13 +36,34 @@ struct vio_devq {
 	uint16_t last_avail_idx; /* next available entry to pop */
 	uint16_t used_idx;       /* next used entry to write (pending included) */
 	uint16_t signalled_used; /* used index at the last flush */
-	uint32_t inflight;
 
-	struct devq_slot slots[]; /* [num] */
+	/* packed layout: ring positions 0..num-1 and their wrap counters */
+	struct pvirtq_desc *pdesc;
+	struct pvirtq_event_suppress *driver_event; /* written by the driver */
+	struct pvirtq_event_suppress *device_event; /* written by us */
+	uint16_t next_avail, next_used, signalled_pos;
+	uint32_t desc_inflight;     /* descriptors popped and not yet used */
+	bool avail_wrap, used_wrap, signalled_wrap;
+	bool batch_pending;         /* used descriptors written since the last flush */
+	uint16_t batch_first;       /* the first of them: its flags are stored last */
+	uint16_t batch_first_flags;
+
+	/* IN_ORDER: ids in the order they were popped (a ring of num) */
+	uint16_t *order;
+	uint32_t order_head, order_count;
+
+	struct devq_slot slots[]; /* [num], then uint16_t order[num] */
 };
 
 /* Marks @q broken with @why; returns -EIO for the caller to pass on. */
 int devq_fail(struct vio_devq *q, const char *why);
+
+/*
+ * Records chain @c, buffer @id of @ndesc descriptors, as in flight (both
+ * layouts, after a chain was walked). 0, or -EIO (broken) when the id is out
+ * of range or already in flight (DESIGN.md §4).
+ */
+int devq_take(struct vio_devq *q, struct vio_chain *c, uint16_t id, uint16_t ndesc);
 
 /* Accumulates one buffer of a chain being popped (chain.c). */
 struct chain_walk {
@@ -49,13 +74,32 @@ struct chain_walk {
 void chain_begin(struct chain_walk *w, struct vio_chain *c);
 /* Adds buffer [addr, addr+len); 0, or -EIO after marking @q broken. */
 int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len, bool writable);
+/*
+ * Checks an indirect table of @len bytes at guest address @table before it
+ * is walked (both layouts): the feature negotiated, 16 <= len <= 16 * 32768,
+ * a multiple of 16, all of it inside guest memory. 0, or -EIO (broken).
+ */
+int chain_indirect_check(struct vio_devq *q, uint64_t table, uint32_t len);
 
 int split_init(struct vio_devq *q, const struct vio_devq_config *cfg);
 int split_pop(struct vio_devq *q, struct vio_chain *c);
-/* Writes the used element of in-flight chain @id (bookkeeping done by the caller). */
-int split_push(struct vio_devq *q, uint16_t id, uint32_t len);
+/*
+ * Writes one used element for @nbufs buffers ending with chain @id (nbufs > 1
+ * only with IN_ORDER: the others are used in full), which took @ndesc
+ * descriptors in all. Bookkeeping is the caller's.
+ */
+void split_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc);
 int split_flush(struct vio_devq *q);
 void split_kick_disable(struct vio_devq *q);
 int split_kick_enable(struct vio_devq *q);
+uint32_t split_base(const struct vio_devq *q);
+
+int packed_init(struct vio_devq *q, const struct vio_devq_config *cfg);
+int packed_pop(struct vio_devq *q, struct vio_chain *c);
+void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc);
+int packed_flush(struct vio_devq *q);
+void packed_kick_disable(struct vio_devq *q);
+int packed_kick_enable(struct vio_devq *q);
+uint32_t packed_base(const struct vio_devq *q);
 
 #endif /* VIO_RING_DEVQ_IMPL_H */

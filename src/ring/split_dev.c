@@ -7,9 +7,6 @@
 #include "devq_impl.h"
 #include "vio/virtio.h"
 
-/* Largest indirect table we walk: one full queue (VIRTIO 1.4 §2.7.5.3.1). */
-#define INDIRECT_MAX_BYTES (16ull * VIRTQ_MAX_SIZE)
-
 int split_init(struct vio_devq *q, const struct vio_devq_config *cfg)
 {
 	if (cfg->num & (cfg->num - 1))
@@ -46,21 +43,12 @@ static int walk_indirect(struct vio_devq *q, struct chain_walk *w, const struct 
 	uint64_t table = le64_to_cpu(d->addr);
 	uint32_t len = le32_to_cpu(d->len);
 	uint32_t entries = len / 16, i = 0, links = 0;
-	uint64_t end;
 
 	/* VIRTIO 1.4 §2.7.5.3.1 */
-	if (!q->indirect)
-		return devq_fail(q, "VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC");
 	if (le16_to_cpu(d->flags) & VIRTQ_DESC_F_NEXT)
 		return devq_fail(q, "VIRTQ_DESC_F_INDIRECT together with VIRTQ_DESC_F_NEXT");
-	if (len == 0 || len % 16 || len > INDIRECT_MAX_BYTES)
-		return devq_fail(q, "indirect table length not a multiple of 16 in 16..16*32768");
-	if (__builtin_add_overflow(table, (uint64_t)len, &end))
-		return devq_fail(q, "indirect table address overflows");
-	/* The driver hands over the whole table [addr, addr + len): all of it
-	 * must be guest memory, even entries the chain never reaches. */
-	if (vio_mem_gpa_check(q->mem, table, len))
-		return devq_fail(q, "indirect table outside guest memory");
+	if (chain_indirect_check(q, table, len))
+		return -EIO;
 	for (;;) {
 		struct virtq_desc id;
 		uint16_t flags;
@@ -129,27 +117,23 @@ int split_pop(struct vio_devq *q, struct vio_chain *c)
 	if (q->slots[head].inflight)
 		return devq_fail(q, "head already in flight");
 	chain_begin(&w, c);
-	if (walk_chain(q, &w, head, &ndesc))
+	if (walk_chain(q, &w, head, &ndesc) || devq_take(q, c, head, ndesc))
 		return -EIO;
 	q->last_avail_idx++;
-	q->slots[head].inflight = 1;
-	q->slots[head].ndesc = ndesc;
-	q->slots[head].in_bytes = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
-	q->inflight++;
-	c->id = head;
-	c->ndesc = ndesc;
 	return w.overflow ? -ENOBUFS : 1;
 }
 
-int split_push(struct vio_devq *q, uint16_t id, uint32_t len)
+void split_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc)
 {
 	struct virtq_used_elem *e = &q->used->ring[q->used_idx & (q->num - 1)];
 
-	/* VIRTIO 1.4 §2.7.8.2: len is set before the used idx moves (flush). */
+	(void)ndesc;
+	/* VIRTIO 1.4 §2.7.8.2: len is set before the used idx moves (flush).
+	 * §2.7.9: with IN_ORDER one element stands for a batch; the used index
+	 * moves by the batch size. */
 	VIO_WRITE_ONCE(e->id.v, cpu_to_le32(id).v);
 	VIO_WRITE_ONCE(e->len.v, cpu_to_le32(len).v);
-	q->used_idx++;
-	return 0;
+	q->used_idx = (uint16_t)(q->used_idx + nbufs);
 }
 
 int split_flush(struct vio_devq *q)
@@ -191,4 +175,9 @@ int split_kick_enable(struct vio_devq *q)
 	 * avail->idx and reading avail_event / used flags. */
 	vio_mb();
 	return vio_le16_load_acquire(&q->avail->idx) != q->last_avail_idx;
+}
+
+uint32_t split_base(const struct vio_devq *q)
+{
+	return q->last_avail_idx;
 }

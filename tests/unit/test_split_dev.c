@@ -173,7 +173,6 @@ static void avail_null(struct vio_devq_config *c) { c->driver = NULL; }
 static void used_null(struct vio_devq_config *c) { c->device = NULL; }
 static void mem_null(struct vio_devq_config *c) { c->mem = NULL; }
 static void base_17bit(struct vio_devq_config *c) { c->base = 0x10000; }
-static void packed(struct vio_devq_config *c) { c->features |= VIO_BIT(VIRTIO_F_RING_PACKED); }
 
 static void devq_size_is_0_for_num_0_or_above_32768(void **state)
 {
@@ -195,8 +194,6 @@ static void init_rejects_null_avail(void **state) { assert_int_equal(init_with(*
 static void init_rejects_null_used(void **state) { assert_int_equal(init_with(*state, used_null), -EINVAL); }
 static void init_rejects_null_mem(void **state) { assert_int_equal(init_with(*state, mem_null), -EINVAL); }
 static void init_rejects_base_above_16_bits(void **state) { assert_int_equal(init_with(*state, base_17bit), -EINVAL); }
-static void init_refuses_packed_layout(void **state) { assert_int_equal(init_with(*state, packed), -ENOTSUP); }
-
 static void init_accepts_queue_sizes_1_and_32768(void **state)
 {
 	struct mock_mem m;
@@ -1884,7 +1881,6 @@ int main(void)
 		T(init_rejects_null_used, P_IND),
 		T(init_rejects_null_mem, P_IND),
 		T(init_rejects_base_above_16_bits, P_IND),
-		T(init_refuses_packed_layout, P_IND),
 		cmocka_unit_test(init_accepts_queue_sizes_1_and_32768),
 		MATRIX(init_starts_popping_at_config_base),
 		MATRIX(init_takes_used_idx_from_used_ring),

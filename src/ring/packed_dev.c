@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The packed virtqueue, device side (VIRTIO 1.4 §2.8). */
+#include <errno.h>
+
+#include "atomic.h"
+#include "devq_impl.h"
+
+#define BASE_WRAP (1u << 15)
+
+int packed_init(struct vio_devq *q, const struct vio_devq_config *cfg)
+{
+	uint32_t avail = cfg->base & 0xffff, used = cfg->base >> 16;
+
+	if (((uintptr_t)cfg->desc & 15) || ((uintptr_t)cfg->driver & 3) ||
+	    ((uintptr_t)cfg->device & 3))
+		return -EINVAL; /* VIRTIO 1.4 §2.8.10.1 */
+	/* vhost-user "vring descriptor indices for packed virtqueues". */
+	if ((avail & ~BASE_WRAP) >= cfg->num || (used & ~BASE_WRAP) >= cfg->num)
+		return -EINVAL;
+	q->pdesc = cfg->desc;
+	q->driver_event = cfg->driver;
+	q->device_event = cfg->device;
+	q->next_avail = (uint16_t)(avail & ~BASE_WRAP);
+	q->avail_wrap = avail & BASE_WRAP;
+	q->next_used = (uint16_t)(used & ~BASE_WRAP);
+	q->used_wrap = used & BASE_WRAP;
+	q->signalled_pos = q->next_used;
+	q->signalled_wrap = q->used_wrap;
+	return 0;
+}
+
+uint32_t packed_base(const struct vio_devq *q)
+{
+	return (uint32_t)q->next_avail | (q->avail_wrap ? BASE_WRAP : 0) |
+	       ((uint32_t)q->next_used << 16) | (q->used_wrap ? BASE_WRAP << 16 : 0);
+}
+
+/* VIRTIO 1.4 §2.8.1: available when AVAIL matches the driver's wrap counter and USED does not. */
+static bool is_avail(uint16_t flags, bool wrap)
+{
+	return !!(flags & VIRTQ_DESC_F_AVAIL) == wrap && !!(flags & VIRTQ_DESC_F_USED) != wrap;
+}
+
+/* Moves ring position @pos by @n (<= num), flipping @wrap when it passes the end. */
+static void advance(const struct vio_devq *q, uint16_t *pos, bool *wrap, uint32_t n)
+{
+	uint32_t p = *pos + n;
+
+	if (p >= q->num) {
+		p -= q->num;
+		*wrap = !*wrap;
+	}
+	*pos = (uint16_t)p;
+}
+
+/* Walks the indirect table of descriptor @d (VIRTIO 1.4 §2.8.7); 0 or -EIO. */
+static int walk_indirect(struct vio_devq *q, struct chain_walk *w, uint64_t table, uint32_t len)
+{
+	if (chain_indirect_check(q, table, len))
+		return -EIO;
+	for (uint32_t i = 0; i < len / 16; i++) {
+		struct pvirtq_desc d;
+		uint16_t flags;
+
+		/* One snapshot of each entry. */
+		if (vio_mem_read(q->mem, table + 16ull * i, &d, sizeof(d)))
+			return devq_fail(q, "indirect table outside guest memory");
+		flags = le16_to_cpu(d.flags);
+		/* §2.8.19: only WRITE is valid; no table inside a table (DESIGN.md §4). */
+		if (flags & VIRTQ_DESC_F_INDIRECT)
+			return devq_fail(q, "nested indirect descriptor");
+		if (chain_add(q, w, le64_to_cpu(d.addr), le32_to_cpu(d.len),
+			      flags & VIRTQ_DESC_F_WRITE))
+			return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Pops the buffer whose first descriptor is at next_avail (VIRTIO 1.4 §2.8.5,
+ * §2.8.6): descriptors in ring order while NEXT is set; the buffer id is in
+ * the last one. Every descriptor of the list must already be available: the
+ * driver makes the first available only after the rest (§2.8.17).
+ */
+int packed_pop(struct vio_devq *q, struct vio_chain *c)
+{
+	uint16_t pos = q->next_avail, flags, id;
+	bool wrap = q->avail_wrap;
+	struct chain_walk w;
+	uint32_t n = 0;
+
+	chain_begin(&w, c);
+	for (;;) {
+		struct pvirtq_desc *d = &q->pdesc[pos];
+		uint64_t addr;
+		uint32_t len;
+
+		/* Pairs with the driver's store of flags after the descriptor
+		 * (§2.8.21.1.1); the rest of the list was written before it. */
+		flags = vio_le16_load_acquire(&d->flags);
+		if (!is_avail(flags, wrap)) {
+			if (n == 0)
+				return 0;
+			return devq_fail(q, "descriptor list continues into a descriptor not available");
+		}
+		if (++n > q->num)
+			return devq_fail(q, "descriptor list longer than the queue");
+		addr = le64_to_cpu((le64){ VIO_READ_ONCE(d->addr.v) });
+		len = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
+		id = vio_le16_read(&d->id);
+		advance(q, &pos, &wrap, 1);
+		if (flags & VIRTQ_DESC_F_INDIRECT) {
+			/* §2.8.19: an indirect descriptor is a list of its own. */
+			if (n > 1 || (flags & VIRTQ_DESC_F_NEXT))
+				return devq_fail(q, "indirect descriptor inside a descriptor list");
+			if (walk_indirect(q, &w, addr, len))
+				return -EIO;
+		} else if (chain_add(q, &w, addr, len, flags & VIRTQ_DESC_F_WRITE)) {
+			return -EIO;
+		}
+		if (!(flags & VIRTQ_DESC_F_NEXT))
+			break;
+	}
+	/* DESIGN.md §4: never more in flight than the ring holds. */
+	if (q->desc_inflight + n > q->num)
+		return devq_fail(q, "more descriptors in flight than the queue size");
+	if (devq_take(q, c, id, (uint16_t)n))
+		return -EIO;
+	q->desc_inflight += n;
+	q->next_avail = pos;
+	q->avail_wrap = wrap;
+	return w.overflow ? -ENOBUFS : 1;
+}
+
+void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc)
+{
+	struct pvirtq_desc *d = &q->pdesc[q->next_used];
+	/* §2.8.1: a used descriptor has AVAIL and USED equal to our wrap
+	 * counter; §2.8.3: WRITE says the device wrote data. */
+	uint16_t flags = (q->used_wrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0) |
+			 (len ? VIRTQ_DESC_F_WRITE : 0);
+
+	(void)nbufs;
+	VIO_WRITE_ONCE(d->id.v, cpu_to_le16(id).v);
+	VIO_WRITE_ONCE(d->len.v, cpu_to_le32(len).v);
+	if (!q->batch_pending) {
+		/* The first of a batch is published last, by flush. */
+		q->batch_pending = true;
+		q->batch_first = q->next_used;
+		q->batch_first_flags = flags;
+	} else {
+		vio_le16_write(&d->flags, flags);
+	}
+	/* §2.8.6, §2.8.8: skip the rest of the list (or batch). */
+	q->desc_inflight -= ndesc;
+	while (ndesc >= q->num) {
+		advance(q, &q->next_used, &q->used_wrap, q->num);
+		ndesc -= q->num;
+	}
+	advance(q, &q->next_used, &q->used_wrap, ndesc);
+}
+
+/* Position @pos with wrap counter @wrap on a circle of 2 * num. */
+static uint32_t pos2(const struct vio_devq *q, uint16_t pos, bool wrap)
+{
+	return pos + (wrap ? 0 : q->num);
+}
+
+/*
+ * §2.8.10 with RING_EVENT_FLAGS_DESC: notify when the descriptor the driver
+ * named was among those used since the last notification check, that is
+ * when it lies in [old, new) on the circle of positions and wrap counters.
+ */
+static bool passed_event(const struct vio_devq *q, uint16_t event)
+{
+	uint32_t n2 = 2 * q->num, off = event & 0x7fff;
+	uint32_t old = pos2(q, q->signalled_pos, q->signalled_wrap);
+	uint32_t cur = pos2(q, q->next_used, q->used_wrap);
+	uint32_t ev;
+
+	if (off >= q->num)
+		return true; /* nonsense offset: notify rather than hang the driver */
+	ev = pos2(q, (uint16_t)off, event & 0x8000);
+	return (ev + n2 - old) % n2 < (cur + n2 - old) % n2;
+}
+
+int packed_flush(struct vio_devq *q)
+{
+	uint16_t flags, event;
+	bool notify;
+
+	if (!q->batch_pending)
+		return 0;
+	/* Pairs with the driver's acquire load of the flags it polls: every
+	 * used descriptor of the batch, and the buffers, are visible first. */
+	vio_le16_store_release(&q->pdesc[q->batch_first].flags, q->batch_first_flags);
+	q->batch_pending = false;
+	/* Store-load: our flags store before reading the driver's event
+	 * suppression, pairing with the driver's barrier between writing it
+	 * and re-checking the ring. */
+	vio_mb();
+	flags = vio_le16_read(&q->driver_event->flags) & 0x3;
+	if (flags == RING_EVENT_FLAGS_DISABLE)
+		notify = false;
+	else if (flags == RING_EVENT_FLAGS_DESC && q->event_idx) {
+		event = vio_le16_read(&q->driver_event->desc);
+		notify = passed_event(q, event);
+	} else
+		notify = true;
+	q->signalled_pos = q->next_used;
+	q->signalled_wrap = q->used_wrap;
+	return notify;
+}
+
+void packed_kick_disable(struct vio_devq *q)
+{
+	vio_le16_write(&q->device_event->flags, RING_EVENT_FLAGS_DISABLE);
+}
+
+int packed_kick_enable(struct vio_devq *q)
+{
+	if (q->event_idx) {
+		/* §2.8.10: a kick when the descriptor at next_avail becomes available. */
+		vio_le16_write(&q->device_event->desc,
+			       (uint16_t)(q->next_avail | (q->avail_wrap ? 0x8000 : 0)));
+		vio_le16_store_release(&q->device_event->flags, RING_EVENT_FLAGS_DESC);
+	} else {
+		vio_le16_write(&q->device_event->flags, RING_EVENT_FLAGS_ENABLE);
+	}
+	/* Store-load: ask for the kick before looking at the ring again. */
+	vio_mb();
+	return is_avail(vio_le16_load_acquire(&q->pdesc[q->next_avail].flags), q->avail_wrap);
+}
