@@ -613,7 +613,6 @@ def main(name, description, body, needs=(), add_args=None):
         log(f'{test_name}: back-end {args.backend}')
         t0 = time.monotonic()
         h = Harness(args, test_name)
-        h.args_name = test_name
         body(h)
         ok = True
         total = time.monotonic() - t0
