@@ -81,7 +81,7 @@ static int queue_setup_ring(struct vio_vu_be *be, struct vu_queue *q)
 	if (r) {
 		q->pub.ring = NULL;
 		queue_break(q, r == -ENOTSUP ? "ring layout not supported"
-			    : "invalid ring (size not a power of two, or misaligned areas)");
+			    : "invalid ring (size for the layout, area alignment or base)");
 		return -1;
 	}
 	return 0;
@@ -305,7 +305,10 @@ static int h_set_vring_base(struct vio_vu_be *be, struct vu_msg *m)
 
 	if (ring_stopped(q, "SET_VRING_BASE"))
 		return -EPROTO;
-	if (m->payload.state.num > 0xffff) {
+	/* Split: bits 0-15, the rest reserved. Packed: both positions and
+	 * wrap counters ("Vring descriptor indices for packed virtqueues"),
+	 * checked against the queue size when the ring starts. */
+	if (!vio_has_feature(be->features, VIRTIO_F_RING_PACKED) && m->payload.state.num > 0xffff) {
 		vio_err("vhost-user: queue %u: base 0x%x has reserved bits set", q->pub.index,
 			m->payload.state.num);
 		return -EINVAL;
