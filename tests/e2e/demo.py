@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 
-import harness
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
 from harness import MiB
 
 SIZE = 128 * MiB

@@ -12,7 +12,8 @@ not change.
 
 import sys
 
-import harness
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+import harness  # noqa: E402
 from harness import MiB, check, log
 
 SIZE = 16 * MiB
