@@ -93,7 +93,8 @@ static uint64_t offered_features(const struct vio_blk_options *o)
 		     VIO_BIT(VIRTIO_F_EVENT_IDX) | VIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |
 		     VIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |
 		     VIO_BIT(VIRTIO_BLK_F_FLUSH) | VIO_BIT(VIRTIO_BLK_F_TOPOLOGY) |
-		     VIO_BIT(VIRTIO_BLK_F_MQ);
+		     VIO_BIT(VIRTIO_BLK_F_MQ) | VIO_BIT(VIRTIO_F_RING_PACKED) |
+		     VIO_BIT(VIRTIO_F_IN_ORDER);
 
 	/* VIRTIO 1.4 §5.2.5.2: devices SHOULD always offer FLUSH. */
 	if (o->read_only)

@@ -94,7 +94,8 @@ static void config_space_and_features(void **state)
 	assert_false(f & VIO_BIT(VIRTIO_BLK_F_WRITE_ZEROES));
 	assert_false(f & VIO_BIT(VIRTIO_BLK_F_RO));
 	assert_false(f & VIO_BIT(VIRTIO_BLK_F_CONFIG_WCE));
-	assert_false(f & VIO_BIT(VIRTIO_F_RING_PACKED));
+	assert_true(f & VIO_BIT(VIRTIO_F_RING_PACKED));
+	assert_true(f & VIO_BIT(VIRTIO_F_IN_ORDER));
 	assert_int_equal(d->ops->device_id, VIRTIO_ID_BLOCK);
 	assert_int_equal(vio_device_config_read(d, 0, &c, sizeof(c)), 0);
 	/* 16 MiB + 5000 bytes: 4096 whole 4 KiB blocks + 1 = 16 MiB + 4096. */

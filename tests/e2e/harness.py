@@ -377,7 +377,8 @@ class Harness:
     def __init__(self, args, name):
         self.args = args
         self.name = name
-        self.dir = os.path.join(args.workdir, f'{name}-{args.backend}')
+        layout = '-packed' if args.packed else ''
+        self.dir = os.path.join(args.workdir, f'{name}{layout}-{args.backend}')
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         self.sockdir = tempfile.mkdtemp(prefix='vio-e2e-')
@@ -424,7 +425,8 @@ class Harness:
                     '-object', f'memory-backend-memfd,id=mem,size={GUEST_MEM},share=on',
                     '-numa', 'node,memdev=mem',
                     '-chardev', f'socket,id=c0,path={sock}',
-                    '-device', f'vhost-user-blk-pci,chardev=c0,num-queues={num_queues}',
+                    '-device', f'vhost-user-blk-pci,chardev=c0,num-queues={num_queues}'
+                    + (',packed=on' if self.args.packed else ''),
                     '-kernel', self.kernel, '-initrd', initrd,
                     '-append', 'console=ttyS0 panic=-1 rdinit=/init',
                     '-serial', 'stdio', '-no-reboot']
@@ -495,6 +497,7 @@ class Harness:
                 raise Fail(f'{tag}: the guest could not load module {m}')
             if res.get('error'):
                 raise Fail(f'{tag}: guest error: {res.get("error")}')
+            check_layout(tag, res.get('features'), self.args.packed)
             check(res.get('exit') is not None, f'{tag}: the guest did not report its test exit')
             check(res.get('exit') == '0',
                   f'{tag}: the guest test script failed with status {res.get("exit")}')
@@ -537,6 +540,19 @@ def find_program(name):
     return shutil.which(name)
 
 
+VIRTIO_F_RING_PACKED = 34
+
+
+def check_layout(tag, features, packed):
+    """The guest driver really negotiated the ring layout asked for (the features string of
+    /sys/block/vda/device/features: character i is feature bit i)."""
+    check(features and len(features) > VIRTIO_F_RING_PACKED,
+          f'{tag}: the guest did not report its negotiated features ({features!r})')
+    got = features[VIRTIO_F_RING_PACKED] == '1'
+    check(got == packed, f'{tag}: the guest negotiated the {"packed" if got else "split"} '
+          f'layout, expected {"packed" if packed else "split"}')
+
+
 def parser(description):
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument('--backend', choices=['vio', 'qsd'], default='vio',
@@ -552,6 +568,8 @@ def parser(description):
                     help='seconds one guest boot may take before QEMU is killed')
     ap.add_argument('--keep', action='store_true', help='keep the disk images after a pass')
     ap.add_argument('-v', '--verbose', action='store_true', help='echo the guest console')
+    ap.add_argument('--packed', action='store_true',
+                    help='the packed virtqueue layout (vhost-user-blk-pci packed=on)')
     return ap
 
 

@@ -57,6 +57,8 @@ while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do
 done
 if [ -b /dev/vda ]; then
 	e2e_report boot "$(cut -d' ' -f1 /proc/uptime)"
+	# The feature bits the guest driver negotiated (one 0/1 character per bit).
+	e2e_report features "$(cat /sys/block/vda/device/features 2>/dev/null)"
 	if [ -f /test.sh ]; then
 		sh -e -c '. /lib/e2e.sh; . /test.sh'
 		rc=$?
