@@ -209,3 +209,16 @@ int mock_desc_write(const struct mock_mem *m, uint64_t table, uint32_t i,
 
 	return mock_write(m, table + 16ull * i, &d, sizeof(d));
 }
+
+int mock_pdesc_write(const struct mock_mem *m, uint64_t table, uint32_t i,
+		     uint64_t addr, uint32_t len, uint16_t id, uint16_t flags)
+{
+	struct pvirtq_desc d = {
+		.addr = cpu_to_le64(addr),
+		.len = cpu_to_le32(len),
+		.id = cpu_to_le16(id),
+		.flags = cpu_to_le16(flags),
+	};
+
+	return mock_write(m, table + 16ull * i, &d, sizeof(d));
+}
