@@ -79,6 +79,16 @@ struct vio_devq_config {
 	 * read from the used ring.
 	 */
 	uint32_t base;
+	/*
+	 * Optional inflight log (vhost-user "Inflight I/O tracking"): this
+	 * queue's part of the region shared through
+	 * VHOST_USER_GET/SET_INFLIGHT_FD, vio_devq_inflight_size(num) bytes,
+	 * 8-aligned; NULL for none. A region written by an earlier run is
+	 * validated at init, then its chains still in flight are popped again
+	 * before any new one, in the order they were first popped.
+	 */
+	void *inflight;
+	size_t inflight_size;
 };
 
 /* A descriptor chain popped from the queue. */
@@ -97,6 +107,9 @@ struct vio_chain {
 
 /* Bytes of caller storage for a queue of @num descriptors (0 if num is 0 or > 32768). */
 size_t vio_devq_size(uint32_t num);
+
+/* Bytes of inflight log for a queue of @num descriptors, either layout, a multiple of 64. */
+size_t vio_devq_inflight_size(uint32_t num);
 
 /*
  * Initialises the queue in @q (vio_devq_size(cfg->num) bytes) from @cfg.

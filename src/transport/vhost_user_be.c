@@ -66,6 +66,11 @@ static int queue_setup_ring(struct vio_vu_be *be, struct vu_queue *q)
 			      "(QEMU needs -object memory-backend-memfd,...,share=on)");
 		return -1;
 	}
+	c.inflight = vu_be_inflight_for(be, q, &c.inflight_size);
+	if (c.inflight && be->inflight.queue_size != num) {
+		queue_break(q, "queue size differs from the inflight region's");
+		return -1;
+	}
 	if (q->ring_mem_size < need) {
 		void *p = realloc(q->ring_mem, need);
 
@@ -434,11 +439,22 @@ static int h_reset_device(struct vio_vu_be *be, struct vu_msg *m)
 	for (uint16_t i = 0; i < be->cfg.num_queues; i++)
 		queue_reset(be, &be->queues[i]);
 	vu_be_unmap_all(&be->mem);
+	vu_be_inflight_release(be);
 	be->mem_set = false;
 	be->features = 0;
 	be->features_set = false;
 	vio_device_reset(be->cfg.device);
 	return 0;
+}
+
+static int h_get_inflight_fd(struct vio_vu_be *be, struct vu_msg *m)
+{
+	return vu_be_get_inflight_fd(be, m);
+}
+
+static int h_set_inflight_fd(struct vio_vu_be *be, struct vu_msg *m)
+{
+	return vu_be_set_inflight_fd(be, m);
 }
 
 static int h_set_mem_table(struct vio_vu_be *be, struct vu_msg *m)
@@ -480,6 +496,7 @@ struct msg_spec {
 #define CFG_MIN VHOST_USER_CONFIG_HDR_SIZE
 #define CFG_MAX (VHOST_USER_CONFIG_HDR_SIZE + VHOST_USER_MAX_CONFIG_SIZE)
 #define MEMREG sizeof(struct vhost_user_mem_reg)
+#define INFL sizeof(struct vhost_user_inflight)
 
 static const struct msg_spec msg_table[VHOST_USER_MAX_REQUEST] = {
 	[VHOST_USER_GET_FEATURES] = { 0, 0, 0, 0, VRING_NONE, 0, -1, true, h_get_features },
@@ -522,6 +539,10 @@ static const struct msg_spec msg_table[VHOST_USER_MAX_REQUEST] = {
 	[VHOST_USER_ADD_MEM_REG] = { MEMREG, MEMREG, 1, 1, VRING_NONE, 0,
 				     VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, false,
 				     h_add_mem_reg },
+	[VHOST_USER_GET_INFLIGHT_FD] = { INFL, INFL, 0, 0, VRING_NONE, 0,
+					 VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, true, h_get_inflight_fd },
+	[VHOST_USER_SET_INFLIGHT_FD] = { INFL, INFL, 1, 1, VRING_NONE, 0,
+					 VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD, false, h_set_inflight_fd },
 	/* "MAY accept messages with one file descriptor ... MUST close it". */
 	[VHOST_USER_REM_MEM_REG] = { MEMREG, MEMREG, 0, 1, VRING_NONE, 0,
 				     VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, false,
@@ -695,6 +716,7 @@ void vio_vu_be_disconnect(struct vio_vu_be *be)
 		queue_reset(be, &be->queues[i]);
 	vu_be_unmap_all(&be->mem);
 	vu_be_unmap_all(&be->scratch);
+	vu_be_inflight_release(be);
 	be->mem_set = false;
 	be->features = be->protocol = 0;
 	be->features_set = false;

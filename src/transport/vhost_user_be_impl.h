@@ -29,12 +29,24 @@ struct vio_vu_be {
 	struct vio_mem mem;
 	struct vio_mem scratch;      /* SET_MEM_TABLE builds the new table here */
 	struct vu_queue *queues;     /* [cfg.num_queues] */
+	struct {                     /* GET/SET_INFLIGHT_FD region, mapped */
+		void *addr;
+		uint64_t size;
+		uint16_t num_queues, queue_size;
+	} inflight;
 };
 
 /* Memory handlers (vhost_user_be_mem.c): 0, -EPROTO, or another -errno to refuse. */
 int vu_be_set_mem_table(struct vio_vu_be *be, struct vu_msg *m);
 int vu_be_add_mem_reg(struct vio_vu_be *be, struct vu_msg *m);
 int vu_be_rem_mem_reg(struct vio_vu_be *be, struct vu_msg *m);
+/* Inflight region handlers (vhost_user_be_inflight.c). */
+int vu_be_get_inflight_fd(struct vio_vu_be *be, struct vu_msg *m);
+int vu_be_set_inflight_fd(struct vio_vu_be *be, struct vu_msg *m);
+void vu_be_inflight_release(struct vio_vu_be *be);
+/* Queue @q's slice of the inflight region and its size, or NULL. */
+void *vu_be_inflight_for(struct vio_vu_be *be, struct vu_queue *q, size_t *size);
+
 /* Unmaps every region of @m and empties it. */
 void vu_be_unmap_all(struct vio_mem *m);
 
