@@ -21,17 +21,20 @@
  * The device is not trusted either. The driver keeps its own record of every
  * descriptor it made available (the chain of each head, its token, how many
  * bytes of it are device-writable) and never reads back what it wrote to the
- * shared descriptor table. A used element naming an id out of range or not in
- * flight (unknown, or completed twice), or a used length larger than the
+ * shared descriptor table. A used index more than the buffers made available
+ * ahead, a used element naming an id out of range or not in flight (unknown,
+ * not yet published, or completed twice), or a used length larger than the
  * buffer's device-writable part, marks the queue broken: get_used returns
  * -EIO from then on, and the tokens still in flight can be taken back with
- * vio_drvq_detach() to fail them.
+ * vio_drvq_detach() to fail them. Nothing outside the ring areas, the
+ * indirect tables and the queue state is ever read or written.
  *
  * Memory: the caller allocates vio_drvq_size(num) bytes (aligned to 8) for the
  * queue state, and the ring areas (vio_drvq_area_size()) and optional
- * indirect tables in memory the device can reach; it tells the queue both our
- * address and the device's address of each. Nothing here allocates, blocks or
- * makes a syscall.
+ * indirect tables in memory the device can reach. The queue gets our address
+ * of each ring area (the device's addresses of those are the transport's
+ * business) and both addresses of the indirect tables, which it writes into
+ * descriptors. Nothing here allocates, blocks or makes a syscall.
  */
 #ifndef VIO_DRVQ_H
 #define VIO_DRVQ_H
@@ -86,7 +89,9 @@ size_t vio_drvq_area_align(uint64_t features, enum vio_drvq_area a);
  * Initialises the queue in @q (vio_drvq_size(cfg->num) bytes) and zeroes the
  * ring areas (VIRTIO 1.4 §2.7.10.1: used flags start at 0).
  * Returns 0; -EINVAL if num is not a valid Queue Size for the layout, an area
- * is NULL or misaligned; -ENOTSUP for a layout not implemented.
+ * is NULL or misaligned, or the indirect tables (when given) are not
+ * 16-aligned at both addresses or their end overflows; -ENOTSUP for a layout
+ * or feature not implemented (VIRTIO_F_RING_PACKED, VIRTIO_F_IN_ORDER).
  */
 int vio_drvq_init(struct vio_drvq *q, const struct vio_drvq_config *cfg);
 
@@ -98,8 +103,11 @@ int vio_drvq_init(struct vio_drvq *q, const struct vio_drvq_config *cfg);
  * The device sees it after the next vio_drvq_kick_prepare().
  * Returns 0; -ENOSPC if there are not enough free descriptors (try again
  * after taking used buffers); -EINVAL for no segments, a zero-length
- * segment, more segments than the queue size, or more than 2^32 bytes in
- * total (VIRTIO 1.4 §2.7.5.2); -EIO if the queue is broken.
+ * segment, a segment whose end overflows 64 bits, more segments than the
+ * queue size (also through an indirect table: VIRTIO 1.4 §2.7.5.3.1), or
+ * more than 2^32 bytes in total (VIRTIO 1.4 §2.7.5.2); -EIO if the queue is
+ * broken. Nothing is written on failure. @token may be NULL; the queue
+ * never dereferences it.
  */
 int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t nin,
 		 void *token);
@@ -108,7 +116,8 @@ int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uin
  * Publishes the buffers added since the last call (one store of the
  * available index, VIRTIO 1.4 §2.7.13.3) and applies available buffer
  * notification suppression (§2.7.10.1: used flags without VIRTIO_F_EVENT_IDX,
- * avail_event with it). Returns 1 if the device must be notified, 0 if not.
+ * avail_event with it). Returns 1 if the device must be notified, 0 if not
+ * (also when nothing was added, or the queue is broken: nothing is published).
  */
 int vio_drvq_kick_prepare(struct vio_drvq *q);
 
@@ -117,6 +126,9 @@ int vio_drvq_kick_prepare(struct vio_drvq *q);
  * wrote (VIRTIO 1.4 §2.7.14). Its descriptors are free again.
  * Returns 1; 0 if none is used; -EIO if the queue is or has just become
  * broken (see vio_drvq_error()).
+ * get_used writes nothing to shared memory: it does not re-arm used buffer
+ * notifications. Before waiting for one, call vio_drvq_cb_enable() and wait
+ * only if it returned 0.
  */
 int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len);
 
@@ -124,7 +136,10 @@ int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len);
  * Used buffer notification suppression (VIRTIO 1.4 §2.7.7.1). cb_disable()
  * asks the device not to interrupt. cb_enable() asks for an interrupt at the
  * next used buffer and then re-checks: it returns 1 if used buffers are
- * already there (take them first), 0 if the caller may wait.
+ * already there (take them first), 0 if the caller may wait (also when the
+ * queue is broken, so the loop above ends).
+ * Notifications are hints (VIRTIO 1.4 §2.7.7): one may still arrive while
+ * disabled, or with nothing new to take.
  */
 void vio_drvq_cb_disable(struct vio_drvq *q);
 int vio_drvq_cb_enable(struct vio_drvq *q);
@@ -137,8 +152,12 @@ uint32_t vio_drvq_inflight(const struct vio_drvq *q);
 
 /*
  * Takes back one buffer still in flight, whatever the device did with it,
- * to fail it (after the device was stopped or broke the ring). Returns 1 with
- * *token set, 0 when nothing is left in flight.
+ * to fail it (after the device was stopped or broke the ring); its
+ * descriptors are free again. Returns 1 with *token set, 0 when nothing is
+ * left in flight. Each token comes back exactly once.
+ * The rings still name a detached buffer, so detaching one marks the queue
+ * broken ("buffers detached") if it was not already: initialise it again
+ * (vio_drvq_init(), after the device's ring was reset) to go on.
  */
 int vio_drvq_detach(struct vio_drvq *q, void **token);
 

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Internal state of a driver-side virtqueue, shared by the layouts. */
+#ifndef VIO_RING_DRVQ_IMPL_H
+#define VIO_RING_DRVQ_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vio/drvq.h"
+#include "vio/virtio_ring.h"
+
+/* What the driver remembers of a buffer id (split: a head descriptor). */
+enum drvq_state {
+	DRVQ_FREE = 0, /* not in flight (or, split, not the head of a chain) */
+	DRVQ_ADDED,    /* written, not yet published to the device */
+	DRVQ_AVAIL,    /* published: the device may use it */
+};
+
+/*
+ * One record per buffer id, indexed by id. The driver's own memory: the
+ * device cannot reach it, so everything here can be trusted. The shared
+ * descriptor table is written, never read back.
+ *
+ * split: the id is the index of the chain's head descriptor, and the
+ * records double as the per-descriptor links:
+ *   - a free descriptor's @link is the next free descriptor;
+ *   - descriptors are taken from the free list in link order, so a direct
+ *     chain is head, link[head], ... up to @last, and freeing it splices
+ *     [head .. last] back in front of the free list in O(1).
+ * packed (later): @link chains the free buffer ids; descriptors are taken
+ * in ring order and need no links.
+ */
+struct drvq_slot {
+	void *token;       /* the caller's token (may be NULL) */
+	uint32_t in_bytes; /* device-writable bytes, clamped to UINT32_MAX (used len bound) */
+	uint16_t ndesc;    /* descriptors the buffer takes in the table / ring */
+	uint16_t link;     /* see above */
+	uint16_t last;     /* split: last descriptor of the chain (== id if indirect) */
+	uint8_t state;     /* enum drvq_state */
+	uint8_t indirect;  /* the buffer went through the id's indirect table */
+};
+
+struct vio_drvq {
+	uint32_t num;
+	uint64_t features;
+	bool event_idx;
+	bool broken;
+	const char *err;
+
+	uint32_t num_free;      /* free descriptors */
+	uint32_t inflight;      /* ids ADDED or AVAIL */
+	uint32_t detach_cursor; /* where vio_drvq_detach() looks next */
+
+	/* Indirect tables: one per buffer id, ind_max descriptors each.
+	 * ind_max is 0 when indirect descriptors are not to be used. */
+	uint8_t *ind;      /* our address of table 0 */
+	uint64_t ind_addr; /* the device's address of table 0 */
+	uint32_t ind_max;
+
+	struct {
+		struct virtq_desc *desc;
+		struct virtq_avail *avail;
+		struct virtq_used *used;
+		uint16_t free_head;   /* first free descriptor (if num_free) */
+		uint16_t avail_idx;   /* next available ring entry to write */
+		uint16_t published;   /* avail->idx as last stored */
+		uint16_t last_used;   /* next used ring entry to take */
+		uint16_t avail_flags; /* what we last wrote to avail->flags */
+		/* [num] our copy of the heads written to avail->ring, so that
+		 * publishing (and, with VIRTIO_F_IN_ORDER, batched used
+		 * entries) never reads the shared ring back. */
+		uint16_t *avail_shadow;
+	} split;
+
+	struct drvq_slot slot[]; /* [num], then the split avail shadow [num] */
+};
+
+/* Marks @q broken with @why (the first reason sticks); returns -EIO. */
+int drvq_fail(struct vio_drvq *q, const char *why);
+
+/* Our address and the device's address of the indirect table of id @id. */
+static inline void *drvq_ind_table(const struct vio_drvq *q, uint32_t id)
+{
+	return q->ind + (uint64_t)id * q->ind_max * 16u;
+}
+static inline uint64_t drvq_ind_addr(const struct vio_drvq *q, uint32_t id)
+{
+	return q->ind_addr + (uint64_t)id * q->ind_max * 16u;
+}
+
+/*
+ * The split layout (split_drv.c). add() gets validated arguments: n = nout +
+ * nin segments, 1 <= n <= num, each of non-zero length, at most 2^32 bytes
+ * in total, @in_bytes the writable total clamped to UINT32_MAX.
+ */
+int split_drv_init(struct vio_drvq *q, const struct vio_drvq_config *cfg);
+int split_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t n,
+		  uint32_t in_bytes, void *token);
+int split_drv_kick_prepare(struct vio_drvq *q);
+int split_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len);
+void split_drv_cb_disable(struct vio_drvq *q);
+int split_drv_cb_enable(struct vio_drvq *q);
+/* Returns the descriptors of in-flight id @id to the free list; forgets it. */
+void split_drv_release(struct vio_drvq *q, uint16_t id);
+
+#endif /* VIO_RING_DRVQ_IMPL_H */
