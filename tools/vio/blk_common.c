@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* What the blk subcommands share: options, the connection, pipelined I/O, names, parsing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vio.h"
+#include "vio/log.h"
+
+/* Shared memory beyond the driver's queues: slack for the allocator. */
+#define MEM_SLACK (1u << 20)
+
+const char blk_common_help[] =
+	"  --timeout=SECONDS       connect, each message and each request (default 30)\n"
+	"  --num-queues=N          request queues to use\n"
+	"  --queue-size=N          descriptors per queue, a power of two (default 128)\n"
+	"  --depth=N               requests in flight per queue\n"
+	"  --log-level=LEVEL       error, warn (default), info, debug, trace\n"
+	"  --help\n";
+
+void errmsg(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vio: %s\n", line);
+}
+
+int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGTP";
+	unsigned long long v;
+	const char *u;
+	char *end;
+	int shift = 0;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	if (*end) {
+		u = strchr(units, end[0] >= 'a' ? end[0] - 32 : end[0]);
+		if (!u || !*u)
+			return -1;
+		shift = 10 * (int)(u - units + 1);
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B"))
+			end += strlen(end);
+		if (*end)
+			return -1;
+	}
+	if (shift && v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int blk_common_option(int c, const char *arg, struct blk_conn_opts *o)
+{
+	enum vio_log_level level;
+	uint64_t v;
+
+	switch (c) {
+	case OPT_TIMEOUT:
+		if (parse_uint(arg, 1, 3600, &v))
+			break;
+		o->timeout_ms = (int)v * 1000;
+		return 0;
+	case OPT_NUM_QUEUES:
+		if (parse_uint(arg, 1, 256, &v))
+			break;
+		o->num_queues = (uint16_t)v;
+		return 0;
+	case OPT_QUEUE_SIZE:
+		if (parse_uint(arg, 4, 32768, &v) || (v & (v - 1)))
+			break;
+		o->queue_size = (uint32_t)v;
+		return 0;
+	case OPT_DEPTH:
+		if (parse_uint(arg, 1, 32768, &v))
+			break;
+		o->depth = (uint32_t)v;
+		return 0;
+	case OPT_LOG_LEVEL:
+		if (vio_log_parse_level(arg, &level))
+			break;
+		vio_log_set_level(level);
+		return 0;
+	case OPT_HELP:
+		return 1;
+	default:
+		return -2;
+	}
+	errmsg("invalid value '%s' for --%s", arg,
+	       c == OPT_TIMEOUT ? "timeout (1..3600 seconds)" :
+	       c == OPT_NUM_QUEUES ? "num-queues (1..256)" :
+	       c == OPT_QUEUE_SIZE ? "queue-size (a power of two, 4..32768)" :
+	       c == OPT_DEPTH ? "depth (1..32768)" : "log-level (error, warn, info, debug, trace)");
+	return -1;
+}
+
+int blk_take_socket(int argc, char **argv, struct blk_conn_opts *o)
+{
+	if (optind >= argc) {
+		errmsg("missing SOCKET (the back-end's vhost-user socket)");
+		return -1;
+	}
+	if (optind + 1 < argc) {
+		errmsg("unexpected argument '%s'", argv[optind + 1]);
+		return -1;
+	}
+	o->socket = argv[optind];
+	return 0;
+}
+
+/* Explains an error of connect / open in the user's terms. */
+static void explain_open(const struct blk_conn_opts *o, int r, const char *stage)
+{
+	switch (r) {
+	case -ENOENT:
+		errmsg("%s: no such socket (is the back-end running?)", o->socket);
+		break;
+	case -ECONNREFUSED:
+		errmsg("%s: connection refused (no back-end listening)", o->socket);
+		break;
+	case -EACCES:
+		errmsg("%s: permission denied", o->socket);
+		break;
+	case -ENOTSOCK:
+		errmsg("%s: not a socket", o->socket);
+		break;
+	default:
+		errmsg("%s: %s: %s", o->socket, stage, strerror(-r));
+	}
+}
+
+int blk_open(struct blk_dev *d, const struct blk_conn_opts *o, uint16_t default_queues,
+	     size_t data_per_queue)
+{
+	struct vio_vu_fe_options fo = { .socket_path = o->socket, .fd = -1,
+					.timeout_ms = o->timeout_ms };
+	struct vio_blk_drv_options bo = { .num_queues = o->num_queues ? o->num_queues
+								      : default_queues,
+					  .queue_size = o->queue_size, .depth = o->depth };
+	uint32_t qs = o->queue_size ? o->queue_size : VIO_BLK_DRV_QUEUE_SIZE;
+	uint64_t nq;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->timeout_ms = o->timeout_ms;
+	r = vio_vu_fe_connect(&d->fe, &fo);
+	if (r) {
+		explain_open(o, r, "connect");
+		return r;
+	}
+	/* Size the shared memory for the queues the driver may set up. */
+	nq = bo.num_queues ? bo.num_queues : vio_vu_fe_queue_num(d->fe);
+	nq = nq ? nq : 1;
+	r = vio_vu_fe_mem_create(d->fe, MEM_SLACK + nq * (vio_blk_drv_dma_size(qs, qs) +
+							  data_per_queue));
+	if (!r)
+		r = vio_blk_drv_open(&d->drv, vio_vu_fe_transport(), d->fe, &bo);
+	if (r) {
+		explain_open(o, r, "cannot use the device");
+		vio_vu_fe_close(d->fe);
+		d->fe = NULL;
+		return r;
+	}
+	d->info = vio_blk_drv_info(d->drv);
+	return 0;
+}
+
+void blk_close(struct blk_dev *d)
+{
+	vio_blk_drv_close(d->drv);
+	vio_vu_fe_close(d->fe);
+	d->drv = NULL;
+	d->fe = NULL;
+}
+
+/* ---- pipelined I/O ------------------------------------------------------------ */
+
+int pipe_init(struct pipe *p, struct blk_dev *d, struct vio_blk_drv_queue *q, unsigned nslots,
+	      size_t chunk, pipe_done_fn done, void *ctx)
+{
+	memset(p, 0, sizeof(*p));
+	p->d = d;
+	p->q = q;
+	p->chunk = chunk;
+	p->done = done;
+	p->ctx = ctx;
+	p->slots = calloc(nslots, sizeof(p->slots[0]));
+	if (!p->slots)
+		goto nomem;
+	p->nslots = nslots;
+	for (unsigned i = 0; i < nslots; i++) {
+		p->slots[i].buf = vio_blk_drv_buf_alloc(d->drv, chunk);
+		if (!p->slots[i].buf)
+			goto nomem;
+	}
+	return 0;
+nomem:
+	errmsg("out of shared memory for %u buffers of %zu bytes", nslots, chunk);
+	pipe_fini(p);
+	return -ENOMEM;
+}
+
+/* Waits for slot @s and hands it to the callback. */
+static int retire(struct pipe *p, struct pipe_slot *s)
+{
+	int r;
+
+	if (!s->busy)
+		return 0;
+	r = vio_blk_drv_wait_req(p->q, &s->req, p->d->timeout_ms);
+	if (r == -ETIMEDOUT) {
+		errmsg("%s at offset %" PRIu64 ": no completion within %d s (the back-end is stuck)",
+		       s->write ? "write" : "read", s->off, p->d->timeout_ms / 1000);
+		p->error = -1;
+		return -1; /* still in flight: the buffer stays with the driver */
+	}
+	s->busy = false;
+	if (r) {
+		errmsg("%s of %zu bytes at offset %" PRIu64 " failed: %s",
+		       s->write ? "write" : "read", s->len, s->off, strerror(-r));
+		p->error = -1;
+		return -1;
+	}
+	if (p->done && p->done(p->ctx, s)) {
+		p->error = -1;
+		return -1;
+	}
+	return 0;
+}
+
+uint8_t *pipe_next(struct pipe *p)
+{
+	struct pipe_slot *s = &p->slots[p->next];
+
+	if (p->error || retire(p, s))
+		return NULL;
+	return s->buf;
+}
+
+int pipe_submit(struct pipe *p, bool write, uint64_t off, size_t len)
+{
+	struct pipe_slot *s = &p->slots[p->next];
+	int r;
+
+	memset(&s->req, 0, sizeof(s->req));
+	s->off = off;
+	s->len = len;
+	s->write = write;
+	r = write ? vio_blk_drv_write(p->q, &s->req, off, s->buf, len)
+		  : vio_blk_drv_read(p->q, &s->req, off, s->buf, len);
+	if (r) {
+		errmsg("%s of %zu bytes at offset %" PRIu64 ": %s", write ? "write" : "read", len,
+		       off, strerror(-r));
+		p->error = -1;
+		return -1;
+	}
+	s->busy = true;
+	p->next = (p->next + 1) % p->nslots;
+	return 0;
+}
+
+int pipe_drain(struct pipe *p)
+{
+	for (unsigned i = 0; i < p->nslots; i++) {
+		struct pipe_slot *s = &p->slots[(p->next + i) % p->nslots];
+
+		if (p->error)
+			break;
+		retire(p, s);
+	}
+	return p->error ? -1 : 0;
+}
+
+void pipe_fini(struct pipe *p)
+{
+	if (!p->slots)
+		return;
+	for (unsigned i = 0; i < p->nslots; i++)
+		/* A request still in flight keeps its buffer until the driver closes. */
+		if (!p->slots[i].busy)
+			vio_blk_drv_buf_free(p->d->drv, p->slots[i].buf);
+	free(p->slots);
+	p->slots = NULL;
+}
+
+/* ---- names ---------------------------------------------------------------------- */
+
+const char *blk_feature_name(unsigned bit)
+{
+	static const char *const names[64] = {
+		[0] = "BARRIER", [1] = "SIZE_MAX", [2] = "SEG_MAX", [4] = "GEOMETRY", [5] = "RO",
+		[6] = "BLK_SIZE", [7] = "SCSI", [9] = "FLUSH", [10] = "TOPOLOGY",
+		[11] = "CONFIG_WCE", [12] = "MQ", [13] = "DISCARD", [14] = "WRITE_ZEROES",
+		[15] = "LIFETIME", [16] = "SECURE_ERASE", [17] = "ZONED",
+		[24] = "NOTIFY_ON_EMPTY", [27] = "ANY_LAYOUT", [28] = "INDIRECT_DESC",
+		[29] = "EVENT_IDX", [32] = "VERSION_1", [33] = "ACCESS_PLATFORM",
+		[34] = "RING_PACKED", [35] = "IN_ORDER", [36] = "ORDER_PLATFORM", [37] = "SR_IOV",
+		[38] = "NOTIFICATION_DATA", [39] = "NOTIF_CONFIG_DATA", [40] = "RING_RESET",
+		[41] = "ADMIN_VQ",
+	};
+
+	return bit < 64 ? names[bit] : NULL;
+}
+
+const char *vu_protocol_feature_name(unsigned bit)
+{
+	static const char *const names[] = {
+		"MQ", "LOG_SHMFD", "RARP", "REPLY_ACK", "MTU", "BACKEND_REQ", "CROSS_ENDIAN",
+		"CRYPTO_SESSION", "PAGEFAULT", "CONFIG", "BACKEND_SEND_FD", "HOST_NOTIFIER",
+		"INFLIGHT_SHMFD", "RESET_DEVICE", "INBAND_NOTIFICATIONS", "CONFIGURE_MEM_SLOTS",
+		"STATUS", "XEN_MMAP", "SHARED_OBJECT", "DEVICE_STATE",
+	};
+
+	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : NULL;
+}
