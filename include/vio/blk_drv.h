@@ -254,9 +254,21 @@ int vio_blk_drv_wait(struct vio_blk_drv_queue *q, int timeout_ms);
 /*
  * Waits until @req completes, up to @timeout_ms (-1: no limit), completing
  * others of the queue on the way. Returns req->result; -ETIMEDOUT if it did
- * not complete in time (it is still in flight: keep it and its buffer).
+ * not complete in time (it is still in flight: keep it and its buffer, or
+ * give it up with vio_blk_drv_abandon()).
  */
 int vio_blk_drv_wait_req(struct vio_blk_drv_queue *q, struct vio_blk_req *req, int timeout_ms);
+
+/*
+ * Gives up on @req, submitted on @q and not completed (after a timeout: the
+ * device does not answer). The driver forgets the record at once: it will
+ * not complete, its done() is not called, and the caller may reuse or free
+ * it (and the GET_ID string buffer). Its pieces still in the device's hands
+ * keep their request slots, and the data buffer stays the device's: do not
+ * free or reuse the buffer before vio_blk_drv_close(). Waiting pieces are
+ * not sent. A request that is not in flight is left alone.
+ */
+void vio_blk_drv_abandon(struct vio_blk_drv_queue *q, struct vio_blk_req *req);
 
 /* Requests submitted on @q and not yet completed. */
 uint32_t vio_blk_drv_inflight(const struct vio_blk_drv_queue *q);

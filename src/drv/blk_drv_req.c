@@ -86,6 +86,25 @@ static struct vio_blk_req *list_pop(struct vio_blk_req **head, struct vio_blk_re
 	return r;
 }
 
+/* Takes @r out of a list if it is there. */
+static void list_remove(struct vio_blk_req **head, struct vio_blk_req **tail, struct vio_blk_req *r)
+{
+	struct vio_blk_req *prev = NULL;
+
+	for (struct vio_blk_req *it = *head; it; prev = it, it = it->priv.next) {
+		if (it != r)
+			continue;
+		if (prev)
+			prev->priv.next = r->priv.next;
+		else
+			*head = r->priv.next;
+		if (*tail == r)
+			*tail = prev;
+		r->priv.next = NULL;
+		return;
+	}
+}
+
 /* The request is finished: publish its result and call back. Returns 1. */
 static int finish(struct vio_blk_drv_queue *q, struct vio_blk_req *req)
 {
@@ -170,7 +189,13 @@ static void copy_id(struct vio_blk_drv_queue *q, const struct blk_slot *s, uint3
 static int complete_slot(struct vio_blk_drv_queue *q, struct blk_slot *s, uint32_t len)
 {
 	struct vio_blk_req *req = s->req;
-	int err = slot_result(q, s, len);
+	int err;
+
+	if (!req) { /* its request was abandoned: only the slot comes back */
+		slot_release(q, s);
+		return 0;
+	}
+	err = slot_result(q, s, len);
 
 	if (!err && req->priv.type == VIRTIO_BLK_T_GET_ID)
 		copy_id(q, s, len);
@@ -192,7 +217,8 @@ static int fail_queue(struct vio_blk_drv_queue *q, int err)
 
 		req = s->req;
 		slot_release(q, s);
-		n += piece_done(q, req, q->error);
+		if (req)
+			n += piece_done(q, req, q->error);
 	}
 	while ((req = list_pop(&q->wait_head, &q->wait_tail))) {
 		req->priv.issued = true;
@@ -615,6 +641,20 @@ int vio_blk_drv_wait_req(struct vio_blk_drv_queue *q, struct vio_blk_req *req, i
 			return r;
 	}
 	return req->result;
+}
+
+void vio_blk_drv_abandon(struct vio_blk_drv_queue *q, struct vio_blk_req *req)
+{
+	if (!req->priv.busy)
+		return;
+	list_remove(&q->wait_head, &q->wait_tail, req);
+	list_remove(&q->done_head, &q->done_tail, req);
+	/* Its slots stay in flight, orphaned: completing one only frees the slot. */
+	for (uint32_t i = 0; i < q->drv->info.depth; i++)
+		if (q->slots[i].req == req)
+			q->slots[i].req = NULL;
+	req->priv.busy = false;
+	q->inflight--;
 }
 
 uint32_t vio_blk_drv_inflight(const struct vio_blk_drv_queue *q)

@@ -7,7 +7,7 @@
 CASE is `suite` (info, write, read, verify with flush, discard and write-zeroes; every
 result checked against the image file from the host), `kill` (the back-end is killed
 with SIGKILL in the middle of a long read and of a verify: vio must exit non-zero with an
-error, within a few seconds) or `lying` (qsd only: a null-co device that drops writes;
+error, within a few seconds; and stopped with SIGSTOP: vio must give up after --timeout) or `lying` (qsd only: a null-co device that drops writes;
 verify must report every block). Exit 0 pass, 1 fail, 77 skip (qemu-storage-daemon missing).
 """
 import argparse
@@ -78,6 +78,12 @@ class Backend:
         self.log.close()
 
 
+def no_sanitizer_report(err, cmd):
+    """An ASan / UBSan report fails the test even where vio was meant to fail."""
+    check('Sanitizer' not in err and 'runtime error:' not in err,
+          f'sanitizer report from {" ".join(cmd)}:\n{err}')
+
+
 def vio(args, *argv, stdin=None, ok=True):
     """Runs vio; returns (returncode, stdout bytes, stderr text)."""
     cmd = [args.vio] + list(argv)
@@ -86,6 +92,7 @@ def vio(args, *argv, stdin=None, ok=True):
     except subprocess.TimeoutExpired:
         raise Fail(f'vio hung: {" ".join(cmd)}')
     err = p.stderr.decode(errors='replace')
+    no_sanitizer_report(err, cmd)
     if ok and p.returncode != 0:
         raise Fail(f'{" ".join(cmd)} exited {p.returncode}:\n{err}')
     return p.returncode, p.stdout, err
@@ -250,6 +257,7 @@ def kill_during(args, work, name, argv, started):
             raise Fail(f'{name}: vio still running 10 s after the back-end died')
         took = time.monotonic() - t0
         err = err.decode(errors='replace')
+        no_sanitizer_report(err, argv)
         check(p.returncode not in (0, None) and p.returncode > 0,
               f'{name}: vio exit status {p.returncode} (expected an error exit)')
         check(took < 5, f'{name}: vio took {took:.1f} s to notice')
@@ -261,6 +269,42 @@ def kill_during(args, work, name, argv, started):
         os.unlink(image)
 
 
+def stop_during(args, work):
+    """A back-end that stops answering (SIGSTOP) mid-read: vio gives up after --timeout."""
+    image = os.path.join(work, 'stop.img')
+    sock = os.path.join(work, 'stop.sock')
+    out = os.path.join(work, 'stop.out')
+    with open(image, 'wb') as f:
+        f.truncate(64 << 30)
+    be = Backend(args.backend, args, image, sock, args.num_queues, os.path.join(work, 'stop.log'))
+    try:
+        with open(out, 'wb') as o:
+            p = subprocess.Popen([args.vio, 'blk', 'read', sock, '--length=60G', f'--file={out}',
+                                  '--timeout=2'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        check(wait_for(lambda: os.path.getsize(out) > 16 * MiB, 30), 'stop: vio did not get going')
+        check(p.poll() is None, 'stop: vio finished before the back-end could be stopped')
+        be.proc.send_signal(signal.SIGSTOP)
+        t0 = time.monotonic()
+        try:
+            _, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise Fail('stop: vio still running 20 s after the back-end stopped answering')
+        took = time.monotonic() - t0
+        err = err.decode(errors='replace')
+        no_sanitizer_report(err, ['vio', 'blk', 'read'])
+        check(p.returncode == 1, f'stop: vio exit status {p.returncode}')
+        check('stuck' in err, f'stop: no timeout message:\n{err}')
+        # One timeout for the request, one for the reset at close, and some slack.
+        check(took < 8, f'stop: vio took {took:.1f} s')
+        print(f'stopped back-end: vio exited 1 after {took:.1f} s (timeout 2 s)')
+    finally:
+        be.proc.send_signal(signal.SIGCONT)
+        be.stop()
+        os.unlink(image)
+
+
 def run_kill(args, work):
     kill_during(args, work, 'read',
                 ['blk', 'read', 'SOCK', '--offset=0', '--length=60G', '--file=OUT'],
@@ -268,6 +312,7 @@ def run_kill(args, work):
     kill_during(args, work, 'verify',
                 ['blk', 'verify', 'SOCK', '--length=60G', '--seed=7'],
                 lambda out: b'verify: region' in open(out, 'rb').read())
+    stop_during(args, work)
 
 
 # ---- a device that loses writes: verify must see it --------------------------------------

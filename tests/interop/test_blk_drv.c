@@ -696,6 +696,43 @@ static void test_timeout(void **state)
 	vio_blk_drv_close(drv);
 }
 
+/*
+ * A request given up after a timeout: the record may be freed at once (ASan
+ * sees any later use), the device's late completion only frees the slot, and
+ * a waiting one is never sent.
+ */
+static void test_abandon(void **state)
+{
+	struct dev *d = *state;
+	struct vio_blk_drv *drv = open_drv(d, 1, 1);
+	struct vio_blk_drv_queue *q = vio_blk_drv_queue(drv, 0);
+	uint8_t *buf = vio_blk_drv_buf_alloc(drv, 1024);
+	struct vio_blk_req *sent = calloc(1, sizeof(*sent)), *waiting = calloc(1, sizeof(*waiting));
+	char *id = malloc(VIRTIO_BLK_ID_BYTES + 1);
+	int done = 0;
+
+	*sent = (struct vio_blk_req){ .done = count_done, .opaque = &done };
+	*waiting = *sent;
+	d->mode = DEV_HOLD;
+	assert_int_equal(vio_blk_drv_get_id(q, sent, id), 0);
+	assert_int_equal(vio_blk_drv_read(q, waiting, 0, buf, 512), 0);
+	assert_int_equal(vio_blk_drv_wait_req(q, sent, 50), -ETIMEDOUT);
+	vio_blk_drv_abandon(q, sent);
+	vio_blk_drv_abandon(q, waiting);
+	free(sent);
+	free(waiting);
+	free(id);
+	assert_int_equal(vio_blk_drv_inflight(q), 0);
+	release(d, 0);
+	assert_int_equal(vio_blk_drv_wait(q, 100), 0);
+	assert_int_equal(done, 0);
+	assert_int_equal(d->nrec, 1); /* the waiting read never went out */
+	/* The slot (depth 1) is free again. */
+	assert_int_equal(sync_read(q, 0, buf + 512, 512), 0);
+	assert_int_equal(d->nrec, 2);
+	vio_blk_drv_close(drv);
+}
+
 /* At most depth virtio requests in flight; the rest wait their turn, in order. */
 static void test_depth_limit(void **state)
 {
@@ -750,7 +787,7 @@ int main(void)
 		T(test_discard_split), T(test_write_zeroes_unmap), T(test_get_id_and_flush),
 		T(test_flush_without_feature), T(test_bad_arguments), T(test_read_only),
 		T(test_device_results), T(test_used_length_too_large), T(test_device_gone),
-		T(test_error_notification), T(test_timeout), T(test_depth_limit),
+		T(test_error_notification), T(test_timeout), T(test_abandon), T(test_depth_limit),
 		T(test_close_cancels),
 	};
 

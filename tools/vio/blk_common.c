@@ -201,6 +201,20 @@ void blk_close(struct blk_dev *d)
 	d->fe = NULL;
 }
 
+int blk_wait(struct blk_dev *d, struct vio_blk_drv_queue *q, struct vio_blk_req *req,
+	     const char *what)
+{
+	int r = vio_blk_drv_wait_req(q, req, d->timeout_ms);
+
+	if (r == -ETIMEDOUT) {
+		/* The record may go away now; the device keeps what it holds. */
+		vio_blk_drv_abandon(q, req);
+		errmsg("%s: no completion within %d s (the back-end is stuck)", what,
+		       d->timeout_ms / 1000);
+	}
+	return r;
+}
+
 /* ---- pipelined I/O ------------------------------------------------------------ */
 
 int pipe_init(struct pipe *p, struct blk_dev *d, struct vio_blk_drv_queue *q, unsigned nslots,
@@ -233,16 +247,18 @@ static int retire(struct pipe *p, struct pipe_slot *s)
 {
 	int r;
 
+	char what[64];
+
 	if (!s->busy)
 		return 0;
-	r = vio_blk_drv_wait_req(p->q, &s->req, p->d->timeout_ms);
-	if (r == -ETIMEDOUT) {
-		errmsg("%s at offset %" PRIu64 ": no completion within %d s (the back-end is stuck)",
-		       s->write ? "write" : "read", s->off, p->d->timeout_ms / 1000);
-		p->error = -1;
-		return -1; /* still in flight: the buffer stays with the driver */
-	}
+	snprintf(what, sizeof(what), "%s at offset %" PRIu64, s->write ? "write" : "read", s->off);
+	r = blk_wait(p->d, p->q, &s->req, what);
 	s->busy = false;
+	if (r == -ETIMEDOUT) {
+		s->abandoned = true;
+		p->error = -1;
+		return -1;
+	}
 	if (r) {
 		errmsg("%s of %zu bytes at offset %" PRIu64 " failed: %s",
 		       s->write ? "write" : "read", s->len, s->off, strerror(-r));
@@ -303,10 +319,18 @@ void pipe_fini(struct pipe *p)
 {
 	if (!p->slots)
 		return;
-	for (unsigned i = 0; i < p->nslots; i++)
-		/* A request still in flight keeps its buffer until the driver closes. */
-		if (!p->slots[i].busy)
-			vio_blk_drv_buf_free(p->d->drv, p->slots[i].buf);
+	for (unsigned i = 0; i < p->nslots; i++) {
+		struct pipe_slot *s = &p->slots[i];
+
+		/* Give up what is still out: the records go away with the slots. */
+		if (s->busy) {
+			vio_blk_drv_abandon(p->q, &s->req);
+			s->abandoned = true;
+		}
+		/* A buffer the device may still write stays allocated until the close. */
+		if (!s->abandoned)
+			vio_blk_drv_buf_free(p->d->drv, s->buf);
+	}
 	free(p->slots);
 	p->slots = NULL;
 }

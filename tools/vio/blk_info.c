@@ -39,7 +39,7 @@ static int get_serial(struct blk_dev *d, struct info *x)
 	int r = vio_blk_drv_get_id(q, &req, x->serial);
 
 	if (!r)
-		r = vio_blk_drv_wait_req(q, &req, d->timeout_ms);
+		r = blk_wait(d, q, &req, "GET_ID");
 	x->serial_err = r;
 	/* UNSUPP / IOERR: no serial; anything else: the device is broken. */
 	return r == -ENOTSUP || r == -EIO ? 0 : r;

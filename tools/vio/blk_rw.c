@@ -191,8 +191,8 @@ static int flush(struct blk_dev *d)
 	int r = vio_blk_drv_flush(q, &req);
 
 	if (!r)
-		r = vio_blk_drv_wait_req(q, &req, d->timeout_ms);
-	if (r)
+		r = blk_wait(d, q, &req, "flush");
+	if (r && r != -ETIMEDOUT)
 		errmsg("flush failed: %s", strerror(-r));
 	return r ? -1 : 0;
 }
@@ -223,6 +223,10 @@ static int do_write(struct blk_dev *d, const struct rw_opts *o, int fd)
 	struct pipe p;
 	int r = stream ? check_range(d, o, 0) : check_range(d, o, len);
 
+	if (!r && vio_has_feature(d->info->features, VIRTIO_BLK_F_RO)) {
+		errmsg("the device is read-only (VIRTIO_BLK_F_RO)");
+		return -1;
+	}
 	if (r || pipe_init(&p, d, vio_blk_drv_queue(d->drv, 0), PIPE_DEPTH, chunk, NULL, NULL))
 		return -1;
 	while (done < len) {

@@ -300,7 +300,7 @@ static int dz_one(struct worker *w, bool discard, uint64_t off, uint64_t len, ui
 			: vio_blk_drv_write_zeroes(q, &req, off, len, flags);
 
 	if (!r)
-		r = vio_blk_drv_wait_req(q, &req, v->d.timeout_ms);
+		r = blk_wait(&v->d, q, &req, discard ? "discard" : "write-zeroes");
 	if (discard)
 		say(v, "discard offset=%" PRIu64 " length=%" PRIu64 " queue=%u: %s\n", off, len,
 		    w->q, r ? strerror(-r) : "ok");
@@ -377,7 +377,7 @@ static int flush(struct verify *v)
 	int r = vio_blk_drv_flush(q, &req);
 
 	if (!r)
-		r = vio_blk_drv_wait_req(q, &req, v->d.timeout_ms);
+		r = blk_wait(&v->d, q, &req, "flush");
 	say(v, "flush: %s\n", r ? strerror(-r) : "ok");
 	if (r)
 		atomic_fetch_add(&v->errors, 1);
@@ -432,6 +432,10 @@ static int plan(struct verify *v)
 
 	v->bs = in->blk_size;
 	v->nq = in->num_queues;
+	if (vio_has_feature(in->features, VIRTIO_BLK_F_RO)) {
+		errmsg("the device is read-only (VIRTIO_BLK_F_RO): verify needs to write");
+		return -1;
+	}
 	if (!v->has_length)
 		v->length = v->offset <= cap ? cap - v->offset : 0;
 	if (v->offset % v->bs || v->length % v->bs || !v->length) {

@@ -70,6 +70,15 @@ int blk_open(struct blk_dev *d, const struct blk_conn_opts *o, uint16_t default_
 	     size_t data_per_queue);
 void blk_close(struct blk_dev *d);
 
+/*
+ * Waits for @req (of @what, for messages) up to the timeout. On a timeout
+ * the request is abandoned (vio_blk_drv_abandon(): the record is free
+ * again, its buffer stays the device's) and -ETIMEDOUT returned, reported.
+ * Returns req->result otherwise (not reported).
+ */
+int blk_wait(struct blk_dev *d, struct vio_blk_drv_queue *q, struct vio_blk_req *req,
+	     const char *what);
+
 /* ---- pipelined I/O on one queue, completions taken in submission order ---- */
 
 struct pipe_slot {
@@ -78,6 +87,7 @@ struct pipe_slot {
 	uint64_t off;
 	size_t len;
 	bool busy;
+	bool abandoned; /* timed out: the buffer stays the device's until the close */
 	bool write;
 };
 
