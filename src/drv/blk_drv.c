@@ -133,9 +133,11 @@ static int plan_limits(struct vio_blk_drv *drv)
 
 	if (vio_has_feature(in->features, VIRTIO_BLK_F_SEG_MAX))
 		seg = min_u32(in->seg_max ? in->seg_max : 1, seg); /* 0 read as 1, as Linux does */
-	/* Without indirect tables a request's descriptors must fit in the ring. */
-	if (!vio_has_feature(in->features, VIRTIO_F_INDIRECT_DESC))
-		seg = min_u32(seg, in->queue_size - 2);
+	/*
+	 * Header, data and status: no chain longer than the Queue Size, also
+	 * through an indirect table (VIRTIO 1.4 §2.7.5.3.1).
+	 */
+	seg = min_u32(seg, in->queue_size - 2);
 	drv->seg_limit = seg;
 	drv->seg_size = SEG_SIZE_DEFAULT;
 	if (vio_has_feature(in->features, VIRTIO_BLK_F_SIZE_MAX)) {

@@ -5,7 +5,9 @@
     interop.py --backend=qsd|vio --num-queues=N --vio=PATH [--vio-blk=PATH] --workdir=DIR CASE
 
 CASE is `suite` (info, write, read, verify with flush, discard and write-zeroes; every
-result checked against the image file from the host), `kill` (the back-end is killed
+result checked against the image file from the host), `matrix` (verify without
+indirect descriptors, without event-idx, with tiny and large queues, one queue,
+write-through, no discard / write-zeroes), `kill` (the back-end is killed
 with SIGKILL in the middle of a long read and of a verify: vio must exit non-zero with an
 error, within a few seconds; and stopped with SIGSTOP: vio must give up after --timeout) or `lying` (qsd only: a null-co device that drops writes;
 verify must report every block). Exit 0 pass, 1 fail, 77 skip (qemu-storage-daemon missing).
@@ -162,11 +164,11 @@ def case_errors(args, sock):
     print('errors: ok (past the end, misaligned, too many queues)')
 
 
-def check_pattern(image, seed, skip):
-    """Every 512-byte block outside @skip carries the verify pattern of @seed."""
+def check_pattern(image, seed, skip, length=IMAGE_SIZE):
+    """Every 512-byte block of [0, length) outside @skip carries the verify pattern of @seed."""
     bad = 0
     with open(image, 'rb') as f:
-        for off in range(0, IMAGE_SIZE, 512):
+        for off in range(0, length, 512):
             b = f.read(512)
             if any(s <= off < s + n for s, n in skip):
                 continue
@@ -180,9 +182,10 @@ def check_pattern(image, seed, skip):
     check(bad == 0, f'{bad} blocks of the image do not carry the pattern')
 
 
-def case_verify(args, sock, image, nq):
-    seed = 1234567 + nq
-    _, out, _ = vio(args, 'blk', 'verify', sock, f'--num-queues={nq}', f'--seed={seed}')
+def verify_and_check(args, sock, image, nq, seed, length=IMAGE_SIZE, extra=(), dz=True):
+    """vio blk verify, then its output and the image checked; returns the output."""
+    _, out, _ = vio(args, 'blk', 'verify', sock, f'--num-queues={nq}', f'--seed={seed}',
+                    f'--length={length}', *extra)
     text = out.decode()
     check(text.rstrip().endswith('verify: PASS (0 mismatches, 0 errors)'), text)
     check(f'queues={nq}' in text, text)
@@ -190,14 +193,22 @@ def case_verify(args, sock, image, nq):
     wz = re.findall(r'^write-zeroes offset=(\d+) length=(\d+) unmap=(\d) queue=(\d+): ok$',
                     text, re.M)
     dc = re.findall(r'^discard offset=(\d+) length=(\d+) queue=(\d+): ok$', text, re.M)
-    check(len(wz) == 2 * nq and {u for _, _, u, _ in wz} == {'0', '1'}, text)
-    check(len(dc) == nq and {int(q) for _, _, q in dc} == set(range(nq)), text)
-    check('read back zeroes: ok' in text, text)
+    if dz:
+        check(len(wz) == 2 * nq and {u for _, _, u, _ in wz} == {'0', '1'}, text)
+        check(len(dc) == nq and {int(q) for _, _, q in dc} == set(range(nq)), text)
+        check('read back zeroes: ok' in text, text)
+    else:
+        check(not wz and not dc and 'write-zeroes: not negotiated' in text, text)
     zeroed = [(int(o), int(n)) for o, n, _, _ in wz]
     for o, n in zeroed:
         check(read_image(image, o, n) == bytes(n), f'write-zeroes [{o}, +{n}) not zero on the host')
     discarded = [(int(o), int(n)) for o, n, _ in dc]
-    check_pattern(image, seed, zeroed + discarded)
+    check_pattern(image, seed, zeroed + discarded, length)
+    return text
+
+
+def case_verify(args, sock, image, nq):
+    verify_and_check(args, sock, image, nq, 1234567 + nq)
     print(f'verify: ok ({nq} queues; pattern, write-zeroes and discard checked on the host)')
 
 
@@ -217,6 +228,39 @@ def run_suite(args, work):
         case_errors(args, sock)
         case_verify(args, sock, image, args.num_queues)
         check(be.proc.poll() is None, 'the back-end died during the suite')
+    finally:
+        be.stop()
+
+
+# ---- the ring feature matrix ----------------------------------------------------------------
+
+MATRIX = [
+    ['--disable-features=INDIRECT_DESC'],
+    ['--disable-features=EVENT_IDX'],
+    ['--disable-features=INDIRECT_DESC,EVENT_IDX'],
+    ['--queue-size=4'],
+    ['--queue-size=4', '--disable-features=INDIRECT_DESC'],
+    ['--queue-size=1024', '--depth=1'],
+    ['--disable-features=FLUSH'],
+]
+
+
+def run_matrix(args, work):
+    image = os.path.join(work, 'disk.img')
+    sock = os.path.join(work, 'sock')
+    with open(image, 'wb') as f:
+        f.truncate(IMAGE_SIZE)
+    be = Backend(args.backend, args, image, sock, args.num_queues, os.path.join(work, 'backend.log'))
+    try:
+        for i, extra in enumerate(MATRIX):
+            verify_and_check(args, sock, image, args.num_queues, 1000 + i, 8 * MiB, extra)
+            print(f'verify {" ".join(extra)}: ok')
+        verify_and_check(args, sock, image, 1, 2000, 8 * MiB, ['--disable-features=MQ'])
+        print('verify --disable-features=MQ: ok')
+        verify_and_check(args, sock, image, args.num_queues, 2001, 8 * MiB,
+                         ['--disable-features=DISCARD,WRITE_ZEROES'], dz=False)
+        print('verify --disable-features=DISCARD,WRITE_ZEROES: ok')
+        check(be.proc.poll() is None, 'the back-end died during the matrix')
     finally:
         be.stop()
 
@@ -342,7 +386,7 @@ def main():
     ap.add_argument('--vio', required=True)
     ap.add_argument('--vio-blk')
     ap.add_argument('--workdir', required=True)
-    ap.add_argument('case', choices=['suite', 'kill', 'lying'])
+    ap.add_argument('case', choices=['suite', 'matrix', 'kill', 'lying'])
     args = ap.parse_args()
     if args.case == 'lying' and args.backend != 'qsd':
         print('FAIL: the lying device is a qemu-storage-daemon null-co node: --backend=qsd')
@@ -356,7 +400,8 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix=f'interop-{args.backend}-{args.case}-', dir=args.workdir)
     try:
-        {'suite': run_suite, 'kill': run_kill, 'lying': run_lying}[args.case](args, work)
+        {'suite': run_suite, 'matrix': run_matrix, 'kill': run_kill,
+         'lying': run_lying}[args.case](args, work)
     except Fail as e:
         print(f'FAIL: {e}\n(work directory kept: {work})')
         return 1

@@ -473,6 +473,33 @@ static void test_rw_split_by_seg_and_size_max(void **state)
 	vio_blk_drv_close(drv);
 }
 
+/*
+ * Regression: with indirect tables a request still may not be longer than
+ * the Queue Size (VIRTIO 1.4 §2.7.5.3.1); a queue of 4 carries 2 data
+ * segments per request, not seg_max's 4.
+ */
+static void test_small_queue_limits_segments(void **state)
+{
+	struct dev *d = *state;
+	struct vio_blk_drv *drv;
+	struct vio_blk_drv_queue *q;
+	struct vio_blk_req w = { 0 };
+	uint8_t *buf;
+
+	assert_int_equal(vio_blk_drv_open(&drv, &t_ops, d, &(struct vio_blk_drv_options){
+		.num_queues = 1, .queue_size = 4 }), 0);
+	q = vio_blk_drv_queue(drv, 0);
+	buf = vio_blk_drv_buf_alloc(drv, 32768);
+	memset(buf, 0x5c, 32768);
+	assert_int_equal(vio_blk_drv_write(q, &w, 0, buf, 32768), 0);
+	assert_int_equal(vio_blk_drv_wait_req(q, &w, 1000), 0);
+	assert_memory_equal(d->disk, buf, 32768);
+	assert_int_equal(d->nrec, 4);
+	for (unsigned i = 0; i < d->nrec; i++)
+		assert_int_equal(d->rec[i].ndata, 2);
+	vio_blk_drv_close(drv);
+}
+
 /* 64 sectors, max 8 per segment and 2 per request: four discard requests. */
 static void test_discard_split(void **state)
 {
@@ -784,6 +811,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_open_reads_config), T(test_more_queues_than_device),
 		T(test_features_ok_refused), T(test_rw_split_by_seg_and_size_max),
+		T(test_small_queue_limits_segments),
 		T(test_discard_split), T(test_write_zeroes_unmap), T(test_get_id_and_flush),
 		T(test_flush_without_feature), T(test_bad_arguments), T(test_read_only),
 		T(test_device_results), T(test_used_length_too_large), T(test_device_gone),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vio.h"
 #include "vio/log.h"
@@ -19,6 +20,7 @@ const char blk_common_help[] =
 	"  --queue-size=N          descriptors per queue, a power of two (default 128)\n"
 	"  --depth=N               requests in flight per queue\n"
 	"  --log-level=LEVEL       error, warn (default), info, debug, trace\n"
+	"  --disable-features=LIST do not negotiate these (INDIRECT_DESC,EVENT_IDX,...)\n"
 	"  --help\n";
 
 void errmsg(const char *fmt, ...)
@@ -78,6 +80,30 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Parses "NAME[,NAME...]" of feature names into bits; VERSION_1 cannot go. */
+static int parse_features(const char *arg, uint64_t *out)
+{
+	char buf[256], *save = NULL;
+
+	if (strlen(arg) >= sizeof(buf))
+		return -1;
+	strcpy(buf, arg);
+	*out = 0;
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned b;
+
+		for (b = 0; b < 64; b++)
+			if (blk_feature_name(b) && !strcasecmp(t, blk_feature_name(b)))
+				break;
+		if (b == 64 || b == VIRTIO_F_VERSION_1) {
+			errmsg("--disable-features: '%s' is not a feature that can be left out", t);
+			return -1;
+		}
+		*out |= VIO_BIT(b);
+	}
+	return 0;
+}
+
 int blk_common_option(int c, const char *arg, struct blk_conn_opts *o)
 {
 	enum vio_log_level level;
@@ -109,6 +135,8 @@ int blk_common_option(int c, const char *arg, struct blk_conn_opts *o)
 			break;
 		vio_log_set_level(level);
 		return 0;
+	case OPT_DISABLE:
+		return parse_features(arg, &o->disable) ? -1 : 0;
 	case OPT_HELP:
 		return 1;
 	default:
@@ -164,7 +192,8 @@ int blk_open(struct blk_dev *d, const struct blk_conn_opts *o, uint16_t default_
 					.timeout_ms = o->timeout_ms };
 	struct vio_blk_drv_options bo = { .num_queues = o->num_queues ? o->num_queues
 								      : default_queues,
-					  .queue_size = o->queue_size, .depth = o->depth };
+					  .queue_size = o->queue_size, .depth = o->depth,
+					  .features = VIO_BLK_DRV_FEATURES & ~o->disable };
 	uint32_t qs = o->queue_size ? o->queue_size : VIO_BLK_DRV_QUEUE_SIZE;
 	uint64_t nq;
 	int r;

@@ -491,13 +491,13 @@ static int run_all(struct verify *v, struct worker *ws)
 		say(v, "read back zeroes: %s\n", atomic_load(&v->mismatches) == before ? "ok"
 										: "MISMATCH");
 	} else {
-		say(v, "write-zeroes: not offered\n");
+		say(v, "write-zeroes: not negotiated\n");
 	}
 	if (vio_has_feature(f, VIRTIO_BLK_F_DISCARD)) {
 		if (run_phase(v, ws, phase_discard))
 			return -1;
 	} else {
-		say(v, "discard: not offered\n");
+		say(v, "discard: not negotiated\n");
 	}
 	return flush(v);
 }

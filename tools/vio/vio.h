@@ -22,11 +22,13 @@ struct blk_conn_opts {
 	uint16_t num_queues;  /* 0: the command's default */
 	uint32_t queue_size;  /* 0: VIO_BLK_DRV_QUEUE_SIZE */
 	uint32_t depth;       /* requests in flight per queue; 0: the command's default */
+	uint64_t disable;     /* feature bits not to negotiate (--disable-features) */
 };
 
 /* getopt_long codes of the shared options; subcommands number theirs from OPT_CMD. */
 enum {
 	OPT_TIMEOUT = 256, OPT_NUM_QUEUES, OPT_QUEUE_SIZE, OPT_DEPTH, OPT_LOG_LEVEL, OPT_HELP,
+	OPT_DISABLE,
 	OPT_CMD = 300,
 };
 
@@ -36,6 +38,7 @@ enum {
 	{ "queue-size", required_argument, NULL, OPT_QUEUE_SIZE },      \
 	{ "depth", required_argument, NULL, OPT_DEPTH },                \
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },        \
+	{ "disable-features", required_argument, NULL, OPT_DISABLE },   \
 	{ "help", no_argument, NULL, OPT_HELP }
 
 /* The help text of the shared options. */
