@@ -256,7 +256,8 @@ struct mock_vq {
  * VIO_BIT(VIRTIO_F_*); VIO_BIT(VIRTIO_F_RING_PACKED) selects nothing, the
  * layout does) in region 0 of @m. Every area is zeroed; all indices 0.
  * Split: num must be a power of two, 1..32768. Packed: num is 1..32768,
- * both wrap counters 1, positions 0; the descriptor ring is page-aligned.
+ * both wrap counters 1, positions 0; the descriptor ring starts on a page
+ * of its own and fills whole pages (a test may mprotect() them).
  * Returns 0; -EINVAL for a bad num.
  */
 int mock_vq_init(struct mock_vq *vq, struct mock_mem *m, enum mock_layout layout,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mock_driver.h"
 
@@ -111,7 +112,7 @@ static uint16_t take_desc(struct mock_vq *vq)
 
 /* Chains descriptor @prev (already written) to @d, in the table and in
  * the driver's private links. */
-static void link(struct mock_vq *vq, uint16_t prev, uint16_t d)
+static void link_desc(struct mock_vq *vq, uint16_t prev, uint16_t d)
 {
 	struct virtq_desc *p = &vq->desc[prev];
 
@@ -151,7 +152,7 @@ static int split_write_chain(struct mock_vq *vq, const struct mock_buf *b, unsig
 		if (i == 0)
 			head = d;
 		else
-			link(vq, prev, d);
+			link_desc(vq, prev, d);
 		mock_split_desc(vq, d, b[i].gpa, b[i].len,
 				b[i].writable ? VIRTQ_DESC_F_WRITE : 0, 0);
 		prev = d;
@@ -164,7 +165,7 @@ static int split_write_chain(struct mock_vq *vq, const struct mock_buf *b, unsig
 		if (ndirect == 0)
 			head = d;
 		else
-			link(vq, prev, d);
+			link_desc(vq, prev, d);
 		table = indirect_table(vq, head, nt);
 		for (i = 0; i < nt; i++) {
 			const struct mock_buf *x = &b[ndirect + i];
@@ -266,12 +267,14 @@ static int packed_init(struct mock_vq *vq)
 {
 	struct mock_mem *m = vq->mem;
 	uint64_t ring = 16ull * vq->num;
+	long psz = sysconf(_SC_PAGESIZE);
+	uint64_t pg = psz > 0 ? (uint64_t)psz : 4096;
 
 	if (vq->num == 0 || vq->num > VIRTQ_MAX_SIZE)
 		return -EINVAL;
 	/* VIRTIO 1.4 §2.8.10.1: alignments 16, 4, 4. The ring gets whole pages
 	 * of its own, so a test may protect them without touching anything else. */
-	vq->desc_gpa = mock_alloc(m, vq->region, (ring + 4095) / 4096 * 4096, 4096);
+	vq->desc_gpa = mock_alloc(m, vq->region, (ring + pg - 1) / pg * pg, pg);
 	vq->driver_gpa = mock_alloc(m, vq->region, 4, 4);
 	vq->device_gpa = mock_alloc(m, vq->region, 4, 4);
 	/* §2.8.13: the descriptor ring is zero-initialized. */
