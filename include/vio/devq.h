@@ -3,9 +3,11 @@
  * The device side of a virtqueue: take descriptor chains the driver made
  * available, hand back used buffers, and decide when to notify.
  *
- * One API for both layouts; the layout is the negotiated feature
- * VIRTIO_F_RING_PACKED in the config. (The packed layout is not yet
- * implemented: init refuses it with -ENOTSUP.)
+ * One API for both layouts, split (VIRTIO 1.4 §2.7) and packed (§2.8); the
+ * layout is the negotiated feature VIRTIO_F_RING_PACKED in the config. With
+ * VIRTIO_F_IN_ORDER the queue writes used elements in the order the chains
+ * were popped, whatever the order of vio_devq_push() calls, merging buffers
+ * used in full into one element (§2.7.9, §2.8.8).
  *
  * Typical loop of a device (one thread per queue; a queue is not
  * thread-safe):
@@ -31,7 +33,8 @@
  *   - a chain longer than Queue Size links (which includes every loop), or
  *     an indirect table walked for more than len/16 links;
  *   - next out of range; INDIRECT without VIRTIO_F_INDIRECT_DESC; INDIRECT
- *     together with NEXT; an indirect descriptor inside an indirect table;
+ *     together with NEXT (packed: INDIRECT anywhere in a list of more than
+ *     one descriptor); an indirect descriptor inside an indirect table;
  *     an indirect table whose length is 0, not a multiple of 16 or above
  *     16 * 32768;
  *   - a device-readable descriptor after a device-writable one
@@ -58,7 +61,8 @@
 struct vio_devq; /* opaque; storage supplied by the caller */
 
 struct vio_devq_config {
-	/* Queue Size in descriptors: split: a power of two in 1..32768. */
+	/* Queue Size in descriptors: split: a power of two in 1..32768;
+	 * packed: any value in 1..32768. */
 	uint32_t num;
 	/* The negotiated feature bits (VIRTIO_F_* of vio/virtio.h). */
 	uint64_t features;
@@ -66,7 +70,10 @@ struct vio_devq_config {
 	 * Our addresses of the three areas, each wholly mapped:
 	 *   split: desc = descriptor table (16-aligned, 16 * num bytes),
 	 *          driver = available ring (2-aligned, 6 + 2 * num bytes),
-	 *          device = used ring (4-aligned, 6 + 8 * num bytes).
+	 *          device = used ring (4-aligned, 6 + 8 * num bytes);
+	 *   packed: desc = descriptor ring (16-aligned, 16 * num bytes),
+	 *          driver = driver event suppression (4-aligned, 4 bytes),
+	 *          device = device event suppression (4-aligned, 4 bytes).
 	 */
 	void *desc;
 	void *driver;
@@ -75,8 +82,10 @@ struct vio_devq_config {
 	const struct vio_mem *mem;
 	/*
 	 * Where to start, as vhost-user VHOST_USER_SET_VRING_BASE carries it:
-	 * split: bits 0-15 = next available index to pop. The used index is
-	 * read from the used ring.
+	 * split: bits 0-15 = next available index to pop; the used index is
+	 * read from the used ring. Packed: bits 0-14 the next available ring
+	 * position, bit 15 its wrap counter, bits 16-30 the next used ring
+	 * position, bit 31 its wrap counter (a fresh ring: 0x80008000).
 	 */
 	uint32_t base;
 	/*
@@ -97,7 +106,7 @@ struct vio_chain {
 	struct iovec *iov; /* room for iov_cap iovecs */
 	uint32_t iov_cap;
 	/* Filled by pop: */
-	uint16_t id;        /* head index (split): give it back to push */
+	uint16_t id;        /* head index (split) / buffer id (packed): give it back to push */
 	uint16_t ndesc;     /* descriptors the chain took in the ring */
 	uint32_t nout;      /* device-readable iovecs: iov[0 .. nout-1] */
 	uint32_t nin;       /* device-writable iovecs: iov[nout .. nout+nin-1] */
@@ -115,8 +124,7 @@ size_t vio_devq_inflight_size(uint32_t num);
  * Initialises the queue in @q (vio_devq_size(cfg->num) bytes) from @cfg.
  * Reads the used index from the used ring (split).
  * Returns 0; -EINVAL if num is not a valid Queue Size for the layout, an area
- * is NULL or misaligned, or base is out of range; -ENOTSUP for a layout
- * not implemented.
+ * is NULL or misaligned, or base is out of range.
  */
 int vio_devq_init(struct vio_devq *q, const struct vio_devq_config *cfg);
 
@@ -164,7 +172,11 @@ int vio_devq_flush(struct vio_devq *q);
 void vio_devq_kick_disable(struct vio_devq *q);
 int vio_devq_kick_enable(struct vio_devq *q);
 
-/* The vhost-user vring base to report for VHOST_USER_GET_VRING_BASE. */
+/*
+ * The vhost-user vring base to report for VHOST_USER_GET_VRING_BASE (the
+ * encoding of vio_devq_config.base). Meaningful once nothing is in flight
+ * and the last push was flushed.
+ */
 uint32_t vio_devq_base(const struct vio_devq *q);
 
 /* Chains popped and not yet pushed. */

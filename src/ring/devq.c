@@ -107,8 +107,10 @@ static void in_order_drain(struct vio_devq *q)
 			s->inflight = 0;
 			s->done = 0;
 			nbufs++;
-			if (len != s->in_bytes)
-				break; /* a partial one must report its own length */
+			/* A partial one must report its own length; so must one whose
+			 * writable size did not fit the 32-bit length (2^32 bytes). */
+			if (len != s->in_bytes || s->in_bytes == UINT32_MAX)
+				break;
 		}
 		if (!nbufs)
 			return;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The packed virtqueue, device side (VIRTIO 1.4 §2.8). */
 #include <errno.h>
+#include <string.h>
 
 #include "atomic.h"
 #include "devq_impl.h"
@@ -186,7 +187,9 @@ static bool passed_event(const struct vio_devq *q, uint16_t event)
 
 int packed_flush(struct vio_devq *q)
 {
-	uint16_t flags, event;
+	struct pvirtq_event_suppress es;
+	uint16_t flags;
+	uint32_t ev;
 	bool notify;
 
 	if (!q->batch_pending)
@@ -199,13 +202,15 @@ int packed_flush(struct vio_devq *q)
 	 * suppression, pairing with the driver's barrier between writing it
 	 * and re-checking the ring. */
 	vio_mb();
-	flags = vio_le16_read(&q->driver_event->flags) & 0x3;
+	/* One snapshot of the whole structure: desc and flags together. */
+	ev = VIO_READ_ONCE(*(uint32_t *)(void *)q->driver_event);
+	memcpy(&es, &ev, sizeof(es));
+	flags = le16_to_cpu(es.flags) & 0x3;
 	if (flags == RING_EVENT_FLAGS_DISABLE)
 		notify = false;
-	else if (flags == RING_EVENT_FLAGS_DESC && q->event_idx) {
-		event = vio_le16_read(&q->driver_event->desc);
-		notify = passed_event(q, event);
-	} else
+	else if (flags == RING_EVENT_FLAGS_DESC && q->event_idx)
+		notify = passed_event(q, le16_to_cpu(es.desc));
+	else
 		notify = true;
 	q->signalled_pos = q->next_used;
 	q->signalled_wrap = q->used_wrap;
