@@ -155,8 +155,11 @@ int vu_fe_get_config(struct vio_vu_fe *fe, uint32_t off, void *buf, uint32_t len
 
 	if (!len || len > VHOST_USER_MAX_CONFIG_SIZE)
 		return -EINVAL;
-	if (!vu_fe_has_protocol(fe, VHOST_USER_PROTOCOL_F_CONFIG))
+	if (!vu_fe_has_protocol(fe, VHOST_USER_PROTOCOL_F_CONFIG)) {
+		vio_err("vhost-user front-end: the back-end does not offer "
+			"VHOST_USER_PROTOCOL_F_CONFIG: its configuration space cannot be read");
 		return -ENOTSUP;
+	}
 	r = send_msg(fe, VHOST_USER_GET_CONFIG, 0, &c, size, NULL, 0);
 	if (!r)
 		r = recv_reply(fe, VHOST_USER_GET_CONFIG, &m);

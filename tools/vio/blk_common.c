@@ -205,9 +205,13 @@ int blk_open(struct blk_dev *d, const struct blk_conn_opts *o, uint16_t default_
 		explain_open(o, r, "connect");
 		return r;
 	}
-	/* Size the shared memory for the queues the driver may set up. */
+	/*
+	 * Size the shared memory for the queues the driver may set up (all of
+	 * them; without MQ the back-end does not say how many: assume 16). It
+	 * is a sparse memfd: only what is used costs memory.
+	 */
 	nq = bo.num_queues ? bo.num_queues : vio_vu_fe_queue_num(d->fe);
-	nq = nq ? nq : 1;
+	nq = nq ? nq : 16;
 	r = vio_vu_fe_mem_create(d->fe, MEM_SLACK + nq * (vio_blk_drv_dma_size(qs, qs) +
 							  data_per_queue));
 	if (!r)
