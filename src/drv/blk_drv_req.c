@@ -608,8 +608,11 @@ int vio_blk_drv_wait(struct vio_blk_drv_queue *q, int timeout_ms)
 	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 
 	for (;;) {
-		int left, n = vio_blk_drv_poll(q);
+		int left, n;
 
+		/* No interrupts while taking what is there (VIRTIO 1.4 §2.7.7.1). */
+		vio_drvq_cb_disable(q->vq);
+		n = vio_blk_drv_poll(q);
 		if (n > 0 || q->inflight == 0 || q->error)
 			return n;
 		/* Re-arm, then re-check, before sleeping (VIRTIO 1.4 §2.7.7.1). */
