@@ -119,4 +119,12 @@ void *vio_vu_fe_alloc(struct vio_vu_fe *fe, size_t size, size_t align, uint64_t 
 void vio_vu_fe_free(struct vio_vu_fe *fe, void *p);
 int vio_vu_fe_gpa(struct vio_vu_fe *fe, const void *p, size_t len, uint64_t *gpa);
 
+/*
+ * The other way: our address of the device's range [gpa, gpa + len), or NULL
+ * if any of it is outside one allocation (also for len 0 or an overflowing
+ * end). The pointer is into shared memory: the back-end may change what it
+ * points to at any time (copy, then check).
+ */
+void *vio_vu_fe_ptr(struct vio_vu_fe *fe, uint64_t gpa, size_t len);
+
 #endif /* VIO_VHOST_USER_FE_H */

@@ -392,3 +392,8 @@ int vio_vu_fe_gpa(struct vio_vu_fe *fe, const void *p, size_t len, uint64_t *gpa
 {
 	return vu_fe_mem_gpa(&fe->mem, p, len, gpa);
 }
+
+void *vio_vu_fe_ptr(struct vio_vu_fe *fe, uint64_t gpa, size_t len)
+{
+	return vu_fe_mem_ptr(&fe->mem, gpa, len);
+}

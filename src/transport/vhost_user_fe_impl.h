@@ -37,6 +37,8 @@ void *vu_fe_mem_alloc(struct vu_fe_mem *m, size_t size, size_t align, uint64_t *
 void vu_fe_mem_free(struct vu_fe_mem *m, void *p);
 /* The guest-physical address of [p, p + len) inside one allocation; 0 or -EFAULT. */
 int vu_fe_mem_gpa(struct vu_fe_mem *m, const void *p, size_t len, uint64_t *gpa);
+/* Our address of [gpa, gpa + len) inside one allocation; NULL if it is not. */
+void *vu_fe_mem_ptr(struct vu_fe_mem *m, uint64_t gpa, size_t len);
 
 /* ---- the connection ---- */
 

@@ -206,3 +206,16 @@ int vu_fe_mem_gpa(struct vu_fe_mem *m, const void *p, size_t len, uint64_t *gpa)
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
+
+void *vu_fe_mem_ptr(struct vu_fe_mem *m, uint64_t gpa, size_t len)
+{
+	uint64_t off = gpa - VIO_VU_FE_GPA_BASE;
+	uint64_t g;
+
+	/* Below the base the subtraction wraps far beyond the region. */
+	if (gpa < VIO_VU_FE_GPA_BASE || off >= m->size)
+		return NULL;
+	if (vu_fe_mem_gpa(m, m->base + off, len, &g))
+		return NULL;
+	return m->base + off;
+}

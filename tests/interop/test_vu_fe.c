@@ -564,6 +564,14 @@ static void test_allocator(void **state)
 	assert_int_equal(vio_vu_fe_gpa(f->fe, a + 10, 200, &g), -EFAULT);
 	assert_int_equal(vio_vu_fe_gpa(f->fe, &g, 8, &g), -EFAULT);
 	assert_int_equal(vio_vu_fe_gpa(f->fe, a, 0, &g), -EFAULT);
+	/* And back: device addresses to ours, within one allocation only. */
+	assert_ptr_equal(vio_vu_fe_ptr(f->fe, g1 + 10, 90), a + 10);
+	assert_ptr_equal(vio_vu_fe_ptr(f->fe, g2, 4096), b);
+	assert_null(vio_vu_fe_ptr(f->fe, g1 + 10, 200));
+	assert_null(vio_vu_fe_ptr(f->fe, g1, 0));
+	assert_null(vio_vu_fe_ptr(f->fe, VIO_VU_FE_GPA_BASE - 64, 64));
+	assert_null(vio_vu_fe_ptr(f->fe, VIO_VU_FE_GPA_BASE + MEM_SIZE, 1));
+	assert_null(vio_vu_fe_ptr(f->fe, UINT64_MAX, 1));
 	/* Too big; then everything, after freeing. */
 	assert_null(vio_vu_fe_alloc(f->fe, MEM_SIZE, 64, NULL));
 	vio_vu_fe_free(f->fe, a);
