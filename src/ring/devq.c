@@ -9,12 +9,37 @@
 #include "devq_impl.h"
 #include "vio/virtio.h"
 
+/* Where the per-id arrays sit after the slots; returns the total size. */
+static size_t layout(struct vio_devq *q, uint32_t num)
+{
+	size_t off = sizeof(struct vio_devq) + (size_t)num * sizeof(struct devq_slot);
+	char *base = (char *)q;
+
+	off = (off + 7) & ~(size_t)7;
+#define ARRAY(field, type, count)                                      \
+	do {                                                            \
+		if (q)                                                  \
+			q->field = (type *)(void *)(base + off);        \
+		off += (size_t)(count) * sizeof(type);                  \
+	} while (0)
+	ARRAY(log_key, uint64_t, num);
+	ARRAY(order, uint16_t, num);
+	ARRAY(log_links, uint16_t, num);
+	ARRAY(log_first, uint16_t, num);
+	ARRAY(log_ndesc, uint16_t, num);
+	ARRAY(log_avail_end, uint16_t, num);
+	ARRAY(log_batch, uint16_t, num);
+	ARRAY(log_resub, uint16_t, num);
+	ARRAY(log_taken, uint8_t, 2 * num);
+#undef ARRAY
+	return (off + 7) & ~(size_t)7;
+}
+
 size_t vio_devq_size(uint32_t num)
 {
 	if (num == 0 || num > VIRTQ_MAX_SIZE)
 		return 0;
-	return sizeof(struct vio_devq) + (size_t)num * sizeof(struct devq_slot) +
-	       (size_t)num * sizeof(uint16_t);
+	return layout(NULL, num);
 }
 
 int devq_fail(struct vio_devq *q, const char *why)
@@ -28,6 +53,8 @@ int devq_fail(struct vio_devq *q, const char *why)
 
 int vio_devq_init(struct vio_devq *q, const struct vio_devq_config *cfg)
 {
+	int r;
+
 	if (!vio_devq_size(cfg->num) || !cfg->desc || !cfg->driver || !cfg->device || !cfg->mem)
 		return -EINVAL;
 	memset(q, 0, vio_devq_size(cfg->num));
@@ -37,8 +64,12 @@ int vio_devq_init(struct vio_devq *q, const struct vio_devq_config *cfg)
 	q->indirect = vio_has_feature(cfg->features, VIRTIO_F_INDIRECT_DESC);
 	q->in_order = vio_has_feature(cfg->features, VIRTIO_F_IN_ORDER);
 	q->mem = cfg->mem;
-	q->order = (uint16_t *)(void *)&q->slots[cfg->num];
-	return q->packed ? packed_init(q, cfg) : split_init(q, cfg);
+	layout(q, cfg->num);
+	r = q->packed ? packed_init(q, cfg) : split_init(q, cfg);
+	if (r)
+		return r;
+	inflight_init(q, cfg->inflight, cfg->inflight_size);
+	return 0;
 }
 
 void vio_devq_set_mem(struct vio_devq *q, const struct vio_mem *mem)
@@ -60,6 +91,8 @@ int devq_take(struct vio_devq *q, struct vio_chain *c, uint16_t id, uint16_t nde
 	s->ndesc = ndesc;
 	s->in_bytes = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
 	q->inflight++;
+	if (q->log && !q->resubmitting)
+		inflight_pop(q, id);
 	if (q->in_order)
 		q->order[(q->order_head + q->order_count++) % q->num] = id;
 	c->id = id;
@@ -69,8 +102,13 @@ int devq_take(struct vio_devq *q, struct vio_chain *c, uint16_t id, uint16_t nde
 
 int vio_devq_pop(struct vio_devq *q, struct vio_chain *c)
 {
+	uint16_t id;
+
 	if (q->broken)
 		return -EIO;
+	/* Chains a previous process popped and never completed come first. */
+	if (q->log && inflight_next_resubmit(q, &id))
+		return q->packed ? packed_resubmit(q, c, id) : split_resubmit(q, c, id);
 	return q->packed ? packed_pop(q, c) : split_pop(q, c);
 }
 
@@ -102,6 +140,8 @@ static void in_order_drain(struct vio_devq *q)
 			if (!s->done)
 				break;
 			id = q->order[(q->order_head + nbufs) % q->num];
+			if (q->log)
+				inflight_used(q, id);
 			len = s->len;
 			ndesc += s->ndesc;
 			s->inflight = 0;
@@ -139,17 +179,28 @@ int vio_devq_push(struct vio_devq *q, uint16_t id, uint32_t len)
 	s->inflight = 0;
 	if (q->broken)
 		return -EIO; /* bookkeeping only: a broken ring is not written */
+	if (q->log)
+		inflight_used(q, id);
 	write_used(q, id, len, 1, s->ndesc);
 	return 0;
 }
 
 int vio_devq_flush(struct vio_devq *q)
 {
+	int r;
+
 	if (q->in_order)
 		in_order_drain(q);
 	if (q->broken)
 		return 0;
-	return q->packed ? packed_flush(q) : split_flush(q);
+	if (!q->log)
+		return q->packed ? packed_flush(q) : split_flush(q);
+	/* The log names the batch before the driver can see it, and forgets
+	 * it only after (see inflight.c). */
+	inflight_publish_begin(q);
+	r = q->packed ? packed_flush(q) : split_flush(q);
+	inflight_publish_end(q);
+	return r;
 }
 
 void vio_devq_kick_disable(struct vio_devq *q)

@@ -52,8 +52,38 @@ struct vio_devq {
 	uint16_t *order;
 	uint32_t order_head, order_count;
 
-	struct devq_slot slots[]; /* [num], then uint16_t order[num] */
+	/* inflight log (inflight.c): the shared region, written only; the rest private */
+	struct log_hdr *log;
+	uint64_t log_counter;        /* pops logged so far */
+	bool resubmitting;           /* popping a chain the log already holds */
+	uint16_t log_free;           /* packed: free save slots (list in log_links) */
+	uint16_t log_list_first, log_list_last, log_list_n; /* list being saved */
+	uint32_t log_batch_n;        /* ids completed since the last publish */
+	uint32_t log_resub_n, log_resub_i, log_desc_total;
+	uint64_t *log_key;           /* [num] pop counters read back at recovery */
+	uint16_t *log_links;         /* [num] save slot links: free list, or per list */
+	uint16_t *log_first;         /* [num] per id: first save slot */
+	uint16_t *log_ndesc;         /* [num] per id: saved descriptors */
+	uint16_t *log_avail_end;     /* [num] per id, read back at recovery */
+	uint16_t *log_batch;         /* [num] ids of the batch being published */
+	uint16_t *log_resub;         /* [num] ids to pop again, in pop order */
+	uint8_t *log_taken;          /* [2 * num] recovery scratch */
+
+	struct devq_slot slots[]; /* [num], then the arrays above (devq.c lays them out) */
 };
+
+/* Inflight log (inflight.c). Only called when q->log is set. */
+struct log_hdr;
+void inflight_init(struct vio_devq *q, void *region, size_t size);
+void inflight_save_reset(struct vio_devq *q);
+int inflight_save_desc(struct vio_devq *q, uint64_t addr, uint32_t len, uint16_t flags);
+void inflight_pop(struct vio_devq *q, uint16_t id);
+void inflight_used(struct vio_devq *q, uint16_t id);
+void inflight_publish_begin(struct vio_devq *q);
+void inflight_publish_end(struct vio_devq *q);
+int inflight_next_resubmit(struct vio_devq *q, uint16_t *id);
+int inflight_saved_desc(struct vio_devq *q, uint16_t id, uint16_t i, uint16_t *slot,
+			uint64_t *addr, uint32_t *len, uint16_t *flags);
 
 /* Marks @q broken with @why; returns -EIO for the caller to pass on. */
 int devq_fail(struct vio_devq *q, const char *why);
@@ -93,6 +123,7 @@ int split_flush(struct vio_devq *q);
 void split_kick_disable(struct vio_devq *q);
 int split_kick_enable(struct vio_devq *q);
 uint32_t split_base(const struct vio_devq *q);
+int split_resubmit(struct vio_devq *q, struct vio_chain *c, uint16_t head);
 
 int packed_init(struct vio_devq *q, const struct vio_devq_config *cfg);
 int packed_pop(struct vio_devq *q, struct vio_chain *c);
@@ -101,5 +132,6 @@ int packed_flush(struct vio_devq *q);
 void packed_kick_disable(struct vio_devq *q);
 int packed_kick_enable(struct vio_devq *q);
 uint32_t packed_base(const struct vio_devq *q);
+int packed_resubmit(struct vio_devq *q, struct vio_chain *c, uint16_t id);
 
 #endif /* VIO_RING_DEVQ_IMPL_H */

@@ -91,6 +91,8 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 	uint32_t n = 0;
 
 	chain_begin(&w, c);
+	if (q->log)
+		inflight_save_reset(q);
 	for (;;) {
 		struct pvirtq_desc *d = &q->pdesc[pos];
 		uint64_t addr;
@@ -110,6 +112,10 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 		len = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
 		id = vio_le16_read(&d->id);
 		advance(q, &pos, &wrap, 1);
+		/* The ring slot may be overwritten by a used descriptor while the
+		 * buffer is still in flight: the log keeps a copy. */
+		if (q->log && inflight_save_desc(q, addr, len, flags))
+			return -EIO;
 		if (flags & VIRTQ_DESC_F_INDIRECT) {
 			/* §2.8.19: an indirect descriptor is a list of its own. */
 			if (n > 1 || (flags & VIRTQ_DESC_F_NEXT))
@@ -130,6 +136,39 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 	q->desc_inflight += n;
 	q->next_avail = pos;
 	q->avail_wrap = wrap;
+	return w.overflow ? -ENOBUFS : 1;
+}
+
+/* Pops again buffer @id, in flight in a previous process, from its saved list. */
+int packed_resubmit(struct vio_devq *q, struct vio_chain *c, uint16_t id)
+{
+	uint16_t n = q->log_ndesc[id], slot = 0, flags;
+	struct chain_walk w;
+	uint64_t addr;
+	uint32_t len;
+	int r;
+
+	if (q->slots[id].inflight)
+		return devq_fail(q, "inflight log: buffer id already in flight");
+	chain_begin(&w, c);
+	for (uint16_t i = 0; i < n; i++) {
+		if (inflight_saved_desc(q, id, i, &slot, &addr, &len, &flags))
+			return -EIO;
+		if (flags & VIRTQ_DESC_F_INDIRECT) {
+			if (n > 1)
+				return devq_fail(q, "indirect descriptor inside a descriptor list");
+			if (walk_indirect(q, &w, addr, len))
+				return -EIO;
+		} else if (chain_add(q, &w, addr, len, flags & VIRTQ_DESC_F_WRITE)) {
+			return -EIO;
+		}
+	}
+	q->resubmitting = true;
+	r = devq_take(q, c, id, n);
+	q->resubmitting = false;
+	if (r)
+		return -EIO;
+	q->desc_inflight += n;
 	return w.overflow ? -ENOBUFS : 1;
 }
 

@@ -123,6 +123,26 @@ int split_pop(struct vio_devq *q, struct vio_chain *c)
 	return w.overflow ? -ENOBUFS : 1;
 }
 
+/* Pops again chain @head, in flight in a previous process (inflight log). */
+int split_resubmit(struct vio_devq *q, struct vio_chain *c, uint16_t head)
+{
+	struct chain_walk w;
+	uint16_t ndesc = 0;
+	int r;
+
+	if (head >= q->num || q->slots[head].inflight)
+		return devq_fail(q, "inflight log: head out of range or in flight");
+	chain_begin(&w, c);
+	if (walk_chain(q, &w, head, &ndesc))
+		return -EIO;
+	q->resubmitting = true;
+	r = devq_take(q, c, head, ndesc);
+	q->resubmitting = false;
+	if (r)
+		return -EIO;
+	return w.overflow ? -ENOBUFS : 1;
+}
+
 void split_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc)
 {
 	struct virtq_used_elem *e = &q->used->ring[q->used_idx & (q->num - 1)];
