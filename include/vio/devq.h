@@ -182,6 +182,9 @@ uint32_t vio_devq_base(const struct vio_devq *q);
 /* Chains popped and not yet pushed. */
 uint32_t vio_devq_inflight(const struct vio_devq *q);
 
+/* Chains the inflight log handed back at init, to be popped again (0 without a log). */
+uint32_t vio_devq_recovered(const struct vio_devq *q);
+
 /* The reason the queue is broken, or NULL while it is not. */
 const char *vio_devq_error(const struct vio_devq *q);
 

@@ -141,7 +141,7 @@ static void in_order_drain(struct vio_devq *q)
 				break;
 			id = q->order[(q->order_head + nbufs) % q->num];
 			if (q->log)
-				inflight_used(q, id);
+				(void)inflight_used(q, id); /* bounded: ids in order are in flight */
 			len = s->len;
 			ndesc += s->ndesc;
 			s->inflight = 0;
@@ -179,8 +179,8 @@ int vio_devq_push(struct vio_devq *q, uint16_t id, uint32_t len)
 	s->inflight = 0;
 	if (q->broken)
 		return -EIO; /* bookkeeping only: a broken ring is not written */
-	if (q->log)
-		inflight_used(q, id);
+	if (q->log && inflight_used(q, id))
+		return -EIO;
 	write_used(q, id, len, 1, s->ndesc);
 	return 0;
 }
@@ -228,6 +228,11 @@ uint32_t vio_devq_base(const struct vio_devq *q)
 uint32_t vio_devq_inflight(const struct vio_devq *q)
 {
 	return q->inflight;
+}
+
+uint32_t vio_devq_recovered(const struct vio_devq *q)
+{
+	return q->log_resub_n;
 }
 
 const char *vio_devq_error(const struct vio_devq *q)

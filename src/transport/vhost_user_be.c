@@ -18,7 +18,8 @@
 	(VIO_BIT(VHOST_USER_PROTOCOL_F_MQ) | VIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
 	 VIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG) |                                     \
 	 VIO_BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |                        \
-	 VIO_BIT(VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+	 VIO_BIT(VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                              \
+	 VIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD))
 /* Protocol features this back-end implements at all. */
 #define SUPPORTED_PROTOCOL_FEATURES DEFAULT_PROTOCOL_FEATURES
 
@@ -106,6 +107,11 @@ static void queue_try_start(struct vio_vu_be *be, struct vu_queue *q)
 	}
 	vio_debug("vhost-user: queue %u running (size %u, base %u)", q->pub.index, q->pub.num,
 		  q->base);
+	vio_debug("vhost-user: queue %u: %u chains to pop again from the inflight log, base %u",
+		  q->pub.index, vio_devq_recovered(q->pub.ring), vio_devq_base(q->pub.ring));
+	if (vio_devq_recovered(q->pub.ring))
+		vio_info("vhost-user: queue %u: %u requests in flight before a restart are "
+			 "resubmitted", q->pub.index, vio_devq_recovered(q->pub.ring));
 }
 
 static void queue_stop(struct vio_vu_be *be, struct vu_queue *q)

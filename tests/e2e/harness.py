@@ -126,7 +126,9 @@ def write_file(path, data):
 # Processes
 
 def _pdeathsig():
-    """In the child: get SIGKILL if the harness dies, so nothing is left behind."""
+    """In the child: get SIGKILL if the harness dies, so nothing is left behind. (The signal
+    comes when the *thread* that started the child ends: start children from threads that
+    outlive them.)"""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -296,6 +298,21 @@ class Backend:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
+    def crash(self):
+        """SIGKILL, as a crash would: no clean-up at all. Returns the exit status."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.err.join()
+        self.crashes = getattr(self, 'crashes', 0) + 1
+        return self.proc.returncode
+
+    def restart(self, timeout=10.0):
+        """Starts the back-end again on the same socket (a stale socket file is left by the
+        crash); its output goes to a new log. Returns the seconds until it listened."""
+        self.first_logpath = getattr(self, 'first_logpath', self.logpath)
+        self.logpath = f'{self.first_logpath}.restart{self.crashes}'
+        return self.start(timeout)
+
     def counters(self, timeout=3.0):
         """Sends SIGUSR1 and returns the per-queue counter lines it prints, as a list of
         {name: int} indexed by queue, or None (no counters from this back-end, or none came)."""
@@ -400,7 +417,8 @@ class Harness:
                     os.unlink(os.path.join(self.dir, f))
 
     def boot(self, script, image, files=None, num_queues=1, smp=1, read_only=False,
-             discard=False, write_zeroes=False, on_sync=None, tag=None, timeout=None):
+             discard=False, write_zeroes=False, on_sync=None, tag=None, timeout=None,
+             reconnect=False):
         """Runs one guest boot; returns a BootResult. Raises Fail if anything went wrong on the
         way (back-end, QEMU, timeout, guest script exit status)."""
         tag = tag or f'boot{len(self.boots) + 1}'
@@ -415,6 +433,7 @@ class Harness:
         be = Backend(self.args, image, sock, self.last_backend, read_only=read_only,
                      num_queues=num_queues, discard=discard, write_zeroes=write_zeroes)
         self.last_cmds['backend'] = be.cmd
+        self.backend = be   # tests that crash and restart it reach it here (on_sync)
         qemu = None
         t0 = time.monotonic()
         try:
@@ -424,7 +443,7 @@ class Harness:
                     '-accel', 'tcg', '-M', 'pc', '-smp', str(smp), '-m', GUEST_MEM,
                     '-object', f'memory-backend-memfd,id=mem,size={GUEST_MEM},share=on',
                     '-numa', 'node,memdev=mem',
-                    '-chardev', f'socket,id=c0,path={sock}',
+                    '-chardev', f'socket,id=c0,path={sock}' + (',reconnect=1' if reconnect else ''),
                     '-device', f'vhost-user-blk-pci,chardev=c0,num-queues={num_queues}'
                     + (',packed=on' if self.args.packed else ''),
                     '-kernel', self.kernel, '-initrd', initrd,
