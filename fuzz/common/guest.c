@@ -40,6 +40,8 @@ static struct {
 	bool stepping; /* the trap flag is set for one instruction */
 	unsigned nmuts;
 	struct race_mut muts[RACE_MAX_MUTS];
+	uint32_t crash_at;    /* die at this access (0: never) */
+	sigjmp_buf *crash_env;
 	struct race_log log;
 } R;
 
@@ -98,6 +100,11 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
 		e->ours = ip >= (uintptr_t)__executable_start && ip < (uintptr_t)etext;
 	}
 	protect_all(PROT_READ | PROT_WRITE);
+	if (R.crash_at && R.log.faults == R.crash_at) {
+		R.active = false;
+		R.crash_at = 0;
+		siglongjmp(*R.crash_env, 1); /* the device dies before this access */
+	}
 	for (unsigned i = 0; i < R.nmuts; i++)
 		if (R.muts[i].at == R.log.faults)
 			write_bytes(R.g, R.muts[i].gpa, R.muts[i].bytes, R.muts[i].len);
@@ -237,11 +244,18 @@ void guest_unpoison(const void *p, size_t len)
 	UNPOISON(p, len);
 }
 
+void race_crash_at(uint32_t at, sigjmp_buf *env)
+{
+	R.crash_at = at;
+	R.crash_env = env;
+}
+
 void race_begin(const struct guest *g, const struct race_mut *m, unsigned n)
 {
 	R.g = g;
 	R.nmuts = n < RACE_MAX_MUTS ? n : RACE_MAX_MUTS;
-	memcpy(R.muts, m, R.nmuts * sizeof(*m));
+	if (R.nmuts)
+		memcpy(R.muts, m, R.nmuts * sizeof(*m));
 	R.log.faults = R.log.nlog = 0;
 	R.stepping = false;
 	R.active = true;
@@ -251,6 +265,7 @@ void race_begin(const struct guest *g, const struct race_mut *m, unsigned n)
 const struct race_log *race_end(void)
 {
 	R.active = false;
+	R.crash_at = 0;
 	protect_all(PROT_READ | PROT_WRITE);
 	return &R.log;
 }

@@ -22,6 +22,7 @@
 #ifndef VIO_FUZZ_GUEST_H
 #define VIO_FUZZ_GUEST_H
 
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +102,15 @@ struct race_log {
 
 /* Opens a race window over every region of @g with mutations @m (copied). */
 void race_begin(const struct guest *g, const struct race_mut *m, unsigned n);
+
+/*
+ * The process "dies" at access number @at (> 0) of the next window, before
+ * that access executes: the handler opens the pages and siglongjmp()s to
+ * @env (saved with sigsetjmp(env, 1)), abandoning the call under test. The
+ * window is then closed; race_end() still returns its log. 0: no crash.
+ * Applies to the next race_begin() only.
+ */
+void race_crash_at(uint32_t at, sigjmp_buf *env);
 /* Closes it; the log of the window. */
 const struct race_log *race_end(void);
 
