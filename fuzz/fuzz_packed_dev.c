@@ -45,6 +45,9 @@ enum op {
 	OP_KICK_OFF,
 	OP_KICK_ON,
 	OP_REINIT,
+	OP_CRASH,      /* the device dies and restarts from its inflight log */
+	OP_LOG_WRITE,  /* the front-end writes into the inflight log */
+	OP_CRASH_IN,   /* the device dies inside a pop, push or flush, then restarts */
 	OP_COUNT
 };
 
@@ -63,6 +66,9 @@ static const char *const op_names[OP_COUNT] = {
 	"kick_off",
 	"kick_on",
 	"reinit",
+	"crash",
+	"log_write",
+	"crash_in",
 };
 
 
@@ -76,14 +82,35 @@ static struct iovec iov[RM_IOV_MAX_CAP];
 static uint16_t drv_pos;
 static bool drv_wrap;
 
+/* The inflight log (vhost-user inflight I/O tracking), when the input asks for one. */
+static void *logmem;
+static size_t logsize;
+static bool log_dirty; /* written by the front-end: recovery is unpredictable */
+
 struct mslot {
 	bool inflight, done;
+	bool unflushed;   /* pushed, its used descriptor not yet published */
+	bool unknown;     /* popped in a race window: what the log saved is unknown */
 	uint16_t ndesc;
 	uint32_t in_bytes, len;
+	uint64_t counter; /* pop order */
 };
+
+/* A ring descriptor of a list, as popped (the log saves these for a restart). */
+struct sdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+};
+static struct sdesc walked[MAX_NUM]; /* the list the model's last pop walked */
+static struct sdesc *saved[MAX_NUM]; /* per id, the list of the chain in flight */
 
 static struct {
 	bool broken;
+	bool wild;               /* after recovery from a log the front-end wrote */
+	uint64_t counter;
+	uint16_t resub[MAX_NUM]; /* recovery: ids popped again first, in pop order */
+	uint32_t nresub, iresub;
 	uint16_t next_avail, next_used, sig_pos;
 	bool avail_wrap, used_wrap, sig_wrap;
 	uint32_t desc_inflight, ninflight;
@@ -122,6 +149,50 @@ static uint32_t m_base(void)
 	       ((uint32_t)M.next_used << 16) | (M.used_wrap ? BASE_WRAP << 16 : 0);
 }
 
+/* Adds the k-th ring descriptor of a list to @c; false: the ring is broken. */
+static bool m_list_desc(struct mchain *c, uint32_t k, const struct sdesc *d, bool from_log)
+{
+	if (!(d->flags & VIRTQ_DESC_F_INDIRECT))
+		return rm_add(c, d->addr, d->len, d->flags & VIRTQ_DESC_F_WRITE);
+	/* §2.8.19: an indirect descriptor is a whole list of its own. */
+	if (k > 0 || (!from_log && (d->flags & VIRTQ_DESC_F_NEXT)) || !rm_indirect_ok(d->addr, d->len))
+		return false;
+	for (uint32_t i = 0; i < d->len / 16; i++) {
+		struct pvirtq_desc e;
+		uint16_t efl;
+
+		if (!rm_read(d->addr + 16ull * i, &e, sizeof(e)))
+			return false;
+		efl = le16_to_cpu(e.flags);
+		if (efl & VIRTQ_DESC_F_INDIRECT)
+			return false;
+		if (!rm_add(c, le64_to_cpu(e.addr), le32_to_cpu(e.len), efl & VIRTQ_DESC_F_WRITE))
+			return false;
+	}
+	return true;
+}
+
+/* A chain the model cannot predict: popped again from a list the model never saw. */
+#define M_UNKNOWN ((enum mres)(M_BROKEN + 1))
+/*
+ * A chain, or the ring broken: the driver made available more descriptors
+ * than it has seen used (it reused positions of lists pushed but not yet
+ * published). Without the log the device counts those lists as used at
+ * push; with it, at publish (their descriptors stay saved until then).
+ */
+#define M_EITHER ((enum mres)(M_BROKEN + 2))
+
+/* Descriptors of lists pushed and not yet published. */
+static uint32_t unflushed_descs(void)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < RM.num; i++)
+		if (M.s[i].unflushed || (M.s[i].inflight && M.s[i].done))
+			n += M.s[i].ndesc;
+	return n;
+}
+
 /* What the next pop must do (§2.8.5-§2.8.7, §2.8.17, §2.8.19, vio/devq.h). */
 static enum mres m_pop(struct mchain *c)
 {
@@ -132,6 +203,18 @@ static enum mres m_pop(struct mchain *c)
 	memset(c, 0, sizeof(*c));
 	if (M.broken)
 		return M_BROKEN;
+	if (M.iresub < M.nresub) {
+		/* After a restart, the lists in flight come first, from the log. */
+		id = M.resub[M.iresub];
+		c->id = id;
+		c->ndesc = M.s[id].ndesc;
+		if (M.s[id].unknown)
+			return M_UNKNOWN;
+		for (uint32_t k = 0; k < M.s[id].ndesc; k++)
+			if (!m_list_desc(c, k, &saved[id][k], true))
+				return M_BROKEN;
+		return M_CHAIN;
+	}
 	for (;;) {
 		struct pvirtq_desc d = ring[pos];
 		uint16_t fl = le16_to_cpu(d.flags);
@@ -142,29 +225,9 @@ static enum mres m_pop(struct mchain *c)
 			return M_BROKEN;
 		id = le16_to_cpu(d.id); /* the last one's counts (§2.8.6) */
 		step(&pos, &wrap, 1);
-		if (fl & VIRTQ_DESC_F_INDIRECT) {
-			uint64_t table = le64_to_cpu(d.addr);
-			uint32_t len = le32_to_cpu(d.len);
-
-			/* §2.8.19: an indirect descriptor is a whole list of its own. */
-			if (n > 1 || (fl & VIRTQ_DESC_F_NEXT) || !rm_indirect_ok(table, len))
-				return M_BROKEN;
-			for (uint32_t i = 0; i < len / 16; i++) {
-				struct pvirtq_desc e;
-				uint16_t efl;
-
-				if (!rm_read(table + 16ull * i, &e, sizeof(e)))
-					return M_BROKEN;
-				efl = le16_to_cpu(e.flags);
-				if (efl & VIRTQ_DESC_F_INDIRECT)
-					return M_BROKEN;
-				if (!rm_add(c, le64_to_cpu(e.addr), le32_to_cpu(e.len),
-					    efl & VIRTQ_DESC_F_WRITE))
-					return M_BROKEN;
-			}
-		} else if (!rm_add(c, le64_to_cpu(d.addr), le32_to_cpu(d.len), fl & VIRTQ_DESC_F_WRITE)) {
+		walked[n - 1] = (struct sdesc){ le64_to_cpu(d.addr), le32_to_cpu(d.len), fl };
+		if (!m_list_desc(c, n - 1, &walked[n - 1], false))
 			return M_BROKEN;
-		}
 		if (!(fl & VIRTQ_DESC_F_NEXT))
 			break;
 	}
@@ -172,17 +235,33 @@ static enum mres m_pop(struct mchain *c)
 		return M_BROKEN;
 	c->id = id;
 	c->ndesc = (uint16_t)n;
+	if (logmem && M.desc_inflight + unflushed_descs() + n > RM.num)
+		return M_EITHER;
 	return M_CHAIN;
 }
 
-static void m_take(uint16_t id, uint16_t ndesc, uint64_t in_bytes)
+/* Chain @id popped; @list: its ring descriptors as the model walked them (NULL: unknown). */
+static void m_take(uint16_t id, uint16_t ndesc, uint64_t in_bytes, const struct sdesc *list)
 {
-	M.s[id] = (struct mslot){ .inflight = true, .ndesc = ndesc,
+	bool again = M.iresub < M.nresub;
+	bool unknown = again ? M.s[id].unknown : !list;
+
+	M.s[id] = (struct mslot){ .inflight = true, .ndesc = ndesc, .unknown = unknown,
+				  .counter = ++M.counter,
 				  .in_bytes = in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)in_bytes };
 	M.ninflight++;
 	M.desc_inflight += ndesc;
 	if (RM.in_order)
 		M.order[(M.ohead + M.ocount++) % RM.num] = id;
+	if (again) {
+		M.iresub++; /* from the log: the ring positions were taken before */
+		return;
+	}
+	if (list) {
+		saved[id] = realloc(saved[id], ndesc * sizeof(*list));
+		CHECK(saved[id], "realloc");
+		memcpy(saved[id], list, ndesc * sizeof(*list));
+	}
 	step(&M.next_avail, &M.avail_wrap, ndesc);
 }
 
@@ -195,16 +274,25 @@ static void snapshot(void)
 
 static void check_areas(const char *after)
 {
+	CHECK(!memcmp(&drv_copy, drv_ev, sizeof(drv_copy)),
+	      "%s wrote the Driver Event Suppression", after);
+	if (M.wild) {
+		/* Recovered from a log the front-end wrote: only the invariants. */
+		CHECK(!M.broken || vio_devq_error(Q), "broken queue lost its reason after %s", after);
+		M.broken = vio_devq_error(Q) != NULL;
+		CHECK(vio_devq_inflight(Q) == M.ninflight, "inflight %u, %u popped and not pushed",
+		      vio_devq_inflight(Q), M.ninflight);
+		return;
+	}
 	for (uint32_t p = 0; p < RM.num; p++)
 		CHECK(!memcmp(&rshadow[p], &ring[p], sizeof(ring[p])),
 		      "descriptor %u differs from the model after %s (flags 0x%x, model 0x%x)", p,
 		      after, le16_to_cpu(ring[p].flags), le16_to_cpu(rshadow[p].flags));
 	CHECK(!memcmp(&dev_shadow, dev_ev, sizeof(dev_shadow)),
 	      "Device Event Suppression differs from the model after %s", after);
-	CHECK(!memcmp(&drv_copy, drv_ev, sizeof(drv_copy)),
-	      "%s wrote the Driver Event Suppression", after);
-	CHECK(vio_devq_base(Q) == m_base(), "base 0x%x, model 0x%x after %s", vio_devq_base(Q),
-	      m_base(), after);
+	/* (Once broken the ring needs a reset: its base means nothing.) */
+	CHECK(M.broken || vio_devq_base(Q) == m_base(), "base 0x%x, model 0x%x after %s",
+	      vio_devq_base(Q), m_base(), after);
 	if (M.broken)
 		CHECK(vio_devq_error(Q), "broken queue without a reason after %s", after);
 	else
@@ -212,19 +300,69 @@ static void check_areas(const char *after)
 		      vio_devq_error(Q));
 }
 
-static void do_pop(uint32_t cap)
+static void restart(void);
+static sigjmp_buf crash_env;
+
+/* Runs the next device call under a race window that dies at access @at (0: no window). */
+#define CRASHABLE(at, call, on_crash)                                             \
+	do {                                                                      \
+		if (at) {                                                         \
+			if (sigsetjmp(crash_env, 1)) {                            \
+				race_end();                                       \
+				TRACE("the device died at access %u", at);        \
+				on_crash;                                         \
+				restart();                                        \
+				return;                                           \
+			}                                                         \
+			race_crash_at(at, &crash_env);                            \
+			race_begin(&RM.G, NULL, 0);                               \
+		}                                                                 \
+		call;                                                             \
+		if (at)                                                           \
+			race_end();                                               \
+	} while (0)
+
+/* A pop the model cannot predict (race window, wild recovery, unknown list): the invariants. */
+static void check_unpredicted_pop(int r, const struct vio_chain *c, uint32_t cap, bool was_broken)
+{
+	CHECK(r == 1 || r == 0 || r == -ENOBUFS || r == -EIO, "pop %d", r);
+	if (was_broken)
+		CHECK(r == -EIO, "pop %d on a broken queue", r);
+	if (r == -EIO) {
+		CHECK(vio_devq_error(Q), "pop -EIO without a reason");
+		M.broken = true;
+	} else if (r == 1 || r == -ENOBUFS) {
+		if (r == 1)
+			rm_check_popped(c, cap);
+		CHECK(c->id < RM.num && !M.s[c->id].inflight, "popped id %u already in flight", c->id);
+		if (!M.wild)
+			CHECK(M.desc_inflight + c->ndesc <= RM.num, "%u + %u descriptors in flight",
+			      M.desc_inflight, c->ndesc);
+	}
+}
+
+static void wild_take(const struct vio_chain *c)
+{
+	M.s[c->id].inflight = true;
+	M.s[c->id].in_bytes = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
+	M.ninflight++;
+}
+
+static void do_pop(uint32_t cap, uint32_t crash_at)
 {
 	struct vio_chain c = { .iov = cap ? iov : NULL, .iov_cap = cap };
 	static struct iovec miov[RM_IOV_MAX_CAP];
+	bool was_broken = M.broken;
 	struct mchain mc;
-	enum mres want = m_pop(&mc);
+	enum mres want = M.wild ? M_UNKNOWN : m_pop(&mc);
 	uint32_t mn = 0, mnout = 0;
-	bool fits = want == M_CHAIN && rm_iov(&mc, miov, cap, &mn, &mnout);
+	bool fits = (want == M_CHAIN || want == M_EITHER) && rm_iov(&mc, miov, cap, &mn, &mnout);
 	int r;
 
 	snapshot();
-	r = vio_devq_pop(Q, &c);
-	switch (want) {
+	/* Dying inside a pop: the chain was not taken (the log commits it last). */
+	CRASHABLE(crash_at, r = vio_devq_pop(Q, &c), (void)0);
+	switch ((int)want) {
 	case M_EMPTY:
 		CHECK(r == 0, "pop %d, model: empty", r);
 		break;
@@ -232,17 +370,38 @@ static void do_pop(uint32_t cap)
 		CHECK(r == -EIO, "pop %d, model: ring broken", r);
 		M.broken = true;
 		break;
+	case M_EITHER:
+		if (r == -EIO) {
+			M.broken = true;
+			break;
+		}
+		/* fall through */
 	case M_CHAIN:
-		CHECK(r == (fits ? 1 : -ENOBUFS), "pop %d, model: %s (%u buffers, id %u)", r,
-		      fits ? "a chain" : "-ENOBUFS", mc.nbufs, mc.id);
+		CHECK(r == (fits ? 1 : -ENOBUFS), "pop %d (%s), model: %s (%u buffers, id %u)", r,
+		      vio_devq_error(Q) ? vio_devq_error(Q) : "-", fits ? "a chain" : "-ENOBUFS",
+		      mc.nbufs, mc.id);
 		CHECK(c.id == mc.id && c.ndesc == mc.ndesc, "id %u ndesc %u, model %u %u", c.id,
 		      c.ndesc, mc.id, mc.ndesc);
 		if (fits)
 			rm_check_equal(&c, &mc, cap);
-		m_take(mc.id, mc.ndesc, mc.in_bytes);
+		m_take(mc.id, mc.ndesc, mc.in_bytes, walked);
+		break;
+	default: /* M_UNKNOWN */
+		check_unpredicted_pop(r, &c, cap, was_broken);
+		if (r != 1 && r != -ENOBUFS)
+			break;
+		if (M.wild) {
+			wild_take(&c);
+			break;
+		}
+		CHECK(c.id == mc.id && c.ndesc == mc.ndesc, "id %u ndesc %u, the log had %u %u",
+		      c.id, c.ndesc, mc.id, mc.ndesc);
+		m_take(c.id, c.ndesc, c.in_bytes, NULL);
 		break;
 	}
 	check_areas("pop");
+	if (crash_at)
+		restart(); /* it died right after */
 }
 
 static void do_pop_race(uint32_t cap, const struct race_mut *muts, unsigned nmuts)
@@ -256,23 +415,22 @@ static void do_pop_race(uint32_t cap, const struct race_mut *muts, unsigned nmut
 	r = vio_devq_pop(Q, &c);
 	log = race_end();
 	snapshot(); /* the driver changed the ring; the log shows what the device did */
-	CHECK(r == 1 || r == 0 || r == -ENOBUFS || r == -EIO, "pop %d", r);
-	if (was_broken)
-		CHECK(r == -EIO, "pop %d on a broken queue", r);
+	check_unpredicted_pop(r, &c, cap, was_broken);
 	for (uint32_t k = 0; k < log->nlog; k++)
 		CHECK(!log->log[k].write, "pop wrote guest memory at %p", (void *)log->log[k].addr);
-	if (r == -EIO) {
-		M.broken = true;
-	} else if (r == 1 || r == -ENOBUFS) {
-		if (r == 1)
-			rm_check_popped(&c, cap);
-		CHECK(c.id < RM.num && !M.s[c.id].inflight, "popped id %u already in flight", c.id);
-		CHECK(M.desc_inflight + c.ndesc <= RM.num, "%u + %u descriptors in flight",
-		      M.desc_inflight, c.ndesc);
+	if (r == 1 || r == -ENOBUFS) {
 		df = race_double_fetch(log);
 		CHECK(df < 0, "double fetch: guest address %p read again by the instruction at %p",
 		      (void *)log->log[df].addr, (void *)log->log[df].ip);
-		m_take(c.id, c.ndesc, c.in_bytes);
+		if (M.wild) {
+			wild_take(&c);
+		} else {
+			if (M.iresub < M.nresub)
+				CHECK(c.id == M.resub[M.iresub] && c.ndesc == M.s[c.id].ndesc,
+				      "popped %u (%u descriptors), the log had %u in flight next", c.id,
+				      c.ndesc, M.resub[M.iresub]);
+			m_take(c.id, c.ndesc, c.in_bytes, NULL);
+		}
 	}
 	check_areas("race pop");
 }
@@ -300,17 +458,31 @@ static uint16_t used_flags(bool wrap, uint32_t len)
 			  (len ? VIRTQ_DESC_F_WRITE : 0));
 }
 
-static void do_push(uint16_t id, uint32_t len)
+static void do_push(uint16_t id, uint32_t len, uint32_t crash_at)
 {
 	bool known = id < RM.num && M.s[id].inflight && !M.s[id].done;
 	int r;
 
 	TRACE("push id %u len %u (%s)", id, len, known ? "in flight" : "unknown");
 	snapshot();
-	r = vio_devq_push(Q, id, len);
+	/* Dying inside a push: its used descriptor is not published; still in flight. */
+	CRASHABLE(crash_at, r = vio_devq_push(Q, id, len), (void)0);
+	if (M.wild) {
+		CHECK(r == (known ? (M.broken ? -EIO : 0) : -EINVAL), "push of id %u: %d", id, r);
+		if (known) {
+			M.s[id].inflight = false;
+			M.ninflight--;
+		}
+		check_areas("push");
+		if (crash_at)
+			restart();
+		return;
+	}
 	if (!known) {
 		CHECK(r == -EINVAL, "push of id %u, not in flight: %d", id, r);
 		check_areas("push of an unknown id");
+		if (crash_at)
+			restart();
 		return;
 	}
 	CHECK(r == (M.broken ? -EIO : 0), "push %d (broken %d)", r, M.broken);
@@ -325,6 +497,7 @@ static void do_push(uint16_t id, uint32_t len)
 		uint16_t fl = used_flags(M.used_wrap, len);
 
 		M.s[id].inflight = false;
+		M.s[id].unflushed = true; /* until a flush publishes it (never, once broken) */
 		if (!M.broken) {
 			/* §2.8.6: one used descriptor per buffer, at the device's
 			 * position; the list's other descriptors are skipped. */
@@ -344,6 +517,8 @@ static void do_push(uint16_t id, uint32_t len)
 	CHECK(vio_devq_inflight(Q) == M.ninflight, "inflight %u, model %u", vio_devq_inflight(Q),
 	      M.ninflight);
 	check_areas("push");
+	if (crash_at)
+		restart();
 }
 
 /* Positions [from, from + n) on the ring; is @pos (any wrap) among them? */
@@ -366,20 +541,51 @@ static bool passed(uint16_t event)
 	return (ev + n2 - old) % n2 < (cur + n2 - old) % n2;
 }
 
-static void do_flush(void)
+/* The descriptor at the published position shows used in the device's current lap. */
+static bool shows_used(void)
+{
+	uint16_t fl = le16_to_cpu(ring[M.sig_pos].flags);
+
+	return (fl & (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED)) == used_flags(M.sig_wrap, 0);
+}
+
+/*
+ * After dying inside a flush: the batch is published if its first used
+ * descriptor shows used (what the driver, and recovery, look at). If it
+ * already looked used before the flush (the driver wrote that position,
+ * which the device had consumed), nobody can tell: only the invariants.
+ */
+static void flush_died(bool looked_used)
+{
+	if (M.broken || !M.batch)
+		return;
+	if (looked_used) {
+		M.wild = true;
+		return;
+	}
+	if (!shows_used())
+		return;
+	for (uint32_t i = 0; i < RM.num; i++)
+		M.s[i].unflushed = false;
+	M.sig_pos = M.next_used;
+	M.sig_wrap = M.used_wrap;
+}
+
+static void do_flush(uint32_t crash_at)
 {
 	uint16_t evflags = le16_to_cpu(drv_ev->flags) & 3, evdesc = le16_to_cpu(drv_ev->desc);
 	uint16_t first = M.next_used;
-	bool first_wrap = M.used_wrap;
+	bool first_wrap = M.used_wrap, looked_used;
 	uint32_t drained = 0, dndesc = 0, last = 0;
 	static bool was_drained[MAX_NUM];
 	int r, want = 0;
 
-	if (RM.in_order) {
+	if (RM.in_order && !M.wild) {
 		memset(was_drained, 0, RM.num);
 		while (M.ocount && M.s[M.order[M.ohead]].done) {
 			last = M.order[M.ohead];
 			M.s[last].inflight = M.s[last].done = false;
+			M.s[last].unflushed = true; /* until the flush publishes it */
 			was_drained[last] = true;
 			dndesc += M.s[last].ndesc;
 			M.ohead = (M.ohead + 1) % RM.num;
@@ -393,12 +599,18 @@ static void do_flush(void)
 		}
 	}
 	snapshot();
-	r = vio_devq_flush(Q);
-	if (M.broken) {
-		CHECK(r == 0, "flush of a broken queue returned %d", r);
-		check_areas("flush of a broken queue");
+	looked_used = shows_used();
+	CRASHABLE(crash_at, r = vio_devq_flush(Q), flush_died(looked_used));
+	if (M.broken || M.wild) {
+		CHECK(r == 0 || (r == 1 && !M.broken), "flush returned %d (broken %d)", r, M.broken);
+		check_areas("flush");
+		if (crash_at)
+			restart();
 		return;
 	}
+	if (M.batch)
+		for (uint32_t i = 0; i < RM.num; i++)
+			M.s[i].unflushed = false; /* published now */
 	if (RM.in_order && drained) {
 		/* The used descriptors stand for the drained buffers, all inside the
 		 * positions they took; one is the last drained, with its length. */
@@ -447,6 +659,8 @@ static void do_flush(void)
 	}
 	CHECK(r == want, "flush %d, model %d (event flags %u desc 0x%x)", r, want, evflags, evdesc);
 	check_areas("flush");
+	if (crash_at)
+		restart();
 }
 
 static void do_kick(bool on)
@@ -464,9 +678,14 @@ static void do_kick(bool on)
 	r = vio_devq_kick_enable(Q);
 	if (M.broken) {
 		CHECK(r == 0, "kick_enable on a broken queue: %d", r);
+	} else if (M.wild) {
+		CHECK(r == 0 || r == 1, "kick_enable %d", r);
 	} else {
-		CHECK(r == avail_bits(le16_to_cpu(ring[M.next_avail].flags), M.avail_wrap),
-		      "kick_enable %d", r);
+		/* Lists waiting to be popped again from the log are buffers too,
+		 * but whether kick_enable counts them is left open (see README). */
+		if (M.iresub == M.nresub)
+			CHECK(r == avail_bits(le16_to_cpu(ring[M.next_avail].flags), M.avail_wrap),
+			      "kick_enable %d", r);
 		if (RM.event_idx) {
 			/* §2.8.10: a kick when the next descriptor becomes available. */
 			dev_shadow.desc = cpu_to_le16((uint16_t)(M.next_avail |
@@ -487,13 +706,19 @@ static uint64_t features(void)
 	       (RM.in_order ? VIO_BIT(VIRTIO_F_IN_ORDER) : 0);
 }
 
-static void queue_init(uint32_t base)
+/* (Re)initialises the device-side queue; the model is the caller's. */
+static void device_init(uint32_t base)
 {
 	struct vio_devq_config cfg = { .num = RM.num, .features = features(), .desc = ring,
 				       .driver = drv_ev, .device = dev_ev, .mem = &RM.G.mem,
-				       .base = base };
+				       .base = base, .inflight = logmem, .inflight_size = logsize };
 
 	CHECK(vio_devq_init(Q, &cfg) == 0, "init refused a valid ring (base 0x%x)", base);
+}
+
+static void queue_init(uint32_t base)
+{
+	device_init(base);
 	memset(&M, 0, sizeof(M));
 	M.next_avail = base & 0x7fff;
 	M.avail_wrap = base & BASE_WRAP;
@@ -501,6 +726,76 @@ static void queue_init(uint32_t base)
 	M.used_wrap = M.sig_wrap = (base >> 16) & BASE_WRAP;
 	snapshot();
 	check_areas("init");
+}
+
+/*
+ * The device restarts with its inflight log, whatever was in flight (vhost-user
+ * "Inflight I/O tracking"): the lists popped and not seen used by the driver
+ * (not pushed, or pushed and not published) are popped again first, from the
+ * descriptors saved when they were popped, in pop order; the used position is
+ * the last one published, the available one follows the last list popped.
+ * After a log the front-end wrote into, only the invariants are checked.
+ */
+static void restart(void)
+{
+	uint16_t ids[MAX_NUM], next_avail = M.next_avail, sig_pos = M.sig_pos;
+	bool avail_wrap = M.avail_wrap, sig_wrap = M.sig_wrap, wild = M.wild || log_dirty;
+	uint32_t n = 0, descs = 0, gap;
+	struct mslot keep[MAX_NUM];
+
+	for (uint32_t i = 0; i < RM.num && !wild; i++) {
+		if (!M.s[i].inflight && !M.s[i].unflushed)
+			continue;
+		uint32_t k = n++;
+
+		while (k && M.s[ids[k - 1]].counter > M.s[i].counter) {
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		ids[k] = (uint16_t)i;
+	}
+	/* Those not popped again yet are still in flight, after the ones that were. */
+	for (uint32_t k = M.iresub; k < M.nresub && !wild; k++)
+		ids[n++] = M.resub[k];
+	for (uint32_t k = 0; k < n; k++)
+		descs += M.s[ids[k]].ndesc;
+	memcpy(keep, M.s, RM.num * sizeof(keep[0]));
+	TRACE("restart: %u lists (%u descriptors) to pop again%s; positions avail %u/%d used %u/%d",
+	      n, descs, wild ? " (log written by the front-end)" : "", next_avail, avail_wrap,
+	      sig_pos, sig_wrap);
+	if (logmem && fuzz_trace_on()) {
+		const uint8_t *h = logmem;
+
+		TRACE("log header: used 0x%04x batch_used 0x%04x batch_count %u avail 0x%04x "
+		      "avail_counter %llu", h[12] | h[13] << 8, h[14] | h[15] << 8, h[16] | h[17] << 8,
+		      h[20] | h[21] << 8, (unsigned long long)h[24]);
+	}
+	/* vhost-user: the front-end resumes from where the device stood. */
+	device_init((uint32_t)next_avail | (avail_wrap ? BASE_WRAP : 0) |
+		    (uint32_t)sig_pos << 16 | (sig_wrap ? BASE_WRAP << 16 : 0));
+	memset(&M, 0, sizeof(M));
+	M.wild = wild;
+	log_dirty = false;
+	snapshot();
+	if (wild) {
+		M.broken = vio_devq_error(Q) != NULL;
+		return;
+	}
+	for (uint32_t k = 0; k < n; k++) {
+		M.s[ids[k]].ndesc = keep[ids[k]].ndesc;
+		M.s[ids[k]].unknown = keep[ids[k]].unknown;
+	}
+	memcpy(M.resub, ids, n * sizeof(ids[0]));
+	M.nresub = n;
+	M.next_avail = next_avail;
+	M.avail_wrap = avail_wrap;
+	M.next_used = M.sig_pos = sig_pos;
+	M.used_wrap = M.sig_wrap = sig_wrap;
+	/* The model's own bookkeeping: what lies between the positions is in flight. */
+	gap = (next_avail + (avail_wrap ? 0 : RM.num) + 2 * RM.num - sig_pos -
+	       (sig_wrap ? 0 : RM.num)) % (2 * RM.num);
+	CHECK(gap == descs, "model: %u descriptors between the positions, %u in flight", gap, descs);
+	check_areas("restart");
 }
 
 static void bad_inits(uint32_t base)
@@ -596,7 +891,8 @@ static void setup(struct fin *f)
 	dev_ev = guest_ptr(&RM.G, dev_ev_gpa, 4);
 	CHECK(ring && drv_ev && dev_ev, "rings outside region 0");
 	if (!Q)
-		Q = aligned_alloc(64, (vio_devq_size(MAX_NUM) + 63) & ~(size_t)63);
+		/* room for the sizes bad_inits() tries too (the caller supplies vio_devq_size(num)) */
+		Q = aligned_alloc(64, (vio_devq_size(MAX_NUM + 1) + 63) & ~(size_t)63);
 	/* Where the device resumes: positions and wrap counters; a fresh ring
 	 * is 0x80008000. The used position trails the available one by what
 	 * was in flight; with nothing in flight they are equal. */
@@ -609,7 +905,32 @@ static void setup(struct fin *f)
 		bad_inits(base);
 	drv_pos = a & 0x7fff;
 	drv_wrap = a & BASE_WRAP;
-	queue_init(base);
+	free(logmem);
+	logmem = NULL;
+	logsize = 0;
+	log_dirty = false;
+	if (feat & 32) {
+		/* An inflight log: fresh, or (feat & 64) whatever the front-end kept. */
+		logsize = vio_devq_inflight_size(RM.num);
+		logmem = calloc(1, logsize);
+		CHECK(logmem, "calloc");
+		if (feat & 64) {
+			fin_bytes(f, logmem, fin_u16(f) % (logsize + 1));
+			log_dirty = true;
+		}
+		/* A ring the log tracks is consistent: nothing in flight. */
+		base = a | a << 16;
+	}
+	if (log_dirty) {
+		device_init(base);
+		memset(&M, 0, sizeof(M));
+		M.wild = true;
+		M.broken = vio_devq_error(Q) != NULL;
+		log_dirty = false;
+		snapshot();
+	} else {
+		queue_init(base);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -680,7 +1001,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case OP_POP:
-			do_pop(fin_u8(&in) % (RM_IOV_MAX_CAP + 1));
+			do_pop(fin_u8(&in) % (RM_IOV_MAX_CAP + 1), 0);
 			break;
 		case OP_POP_RACE: {
 			struct race_mut m[8];
@@ -695,17 +1016,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t len = rm_get_len(&in);
 
 			if (id >= 0)
-				do_push((uint16_t)id, len);
+				do_push((uint16_t)id, len, 0);
 			break;
 		}
 		case OP_PUSH_BOGUS: {
 			uint16_t id = fin_u16(&in);
 
-			do_push(id, rm_get_len(&in));
+			do_push(id, rm_get_len(&in), 0);
 			break;
 		}
 		case OP_FLUSH:
-			do_flush();
+			do_flush(0);
 			break;
 		case OP_KICK_OFF:
 			do_kick(false);
@@ -715,10 +1036,55 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case OP_REINIT:
 			/* vhost-user restarts a queue once it is drained and flushed. */
-			if (M.ninflight || M.ocount || M.batch)
+			if (M.ninflight || M.ocount || M.batch || M.wild)
 				break;
-			queue_init(vio_devq_base(Q));
+			if (logmem)
+				restart();
+			else
+				queue_init(vio_devq_base(Q));
 			break;
+		case OP_CRASH:
+			if (logmem) {
+				restart();
+			} else if (!M.wild) {
+				/* no log: resume from the last published position; the lists
+				 * in flight are popped again from the ring */
+				uint32_t p = (uint32_t)M.sig_pos | (M.sig_wrap ? BASE_WRAP : 0);
+
+				queue_init(p | p << 16);
+			}
+			break;
+		case OP_CRASH_IN: {
+			uint8_t which = fin_u8(&in), at = fin_u8(&in) % 24 + 1;
+			int id = pick_inflight(fin_u8(&in));
+
+			if (!logmem)
+				break; /* without a log there is nothing to recover */
+			if (which % 3 == 0)
+				do_pop(which >> 2 & 15, at);
+			else if (which % 3 == 1 && id >= 0)
+				do_push((uint16_t)id, which >> 2, at);
+			else if (which % 3 == 2)
+				do_flush(at);
+			break;
+		}
+		case OP_LOG_WRITE: {
+			uint8_t buf[16];
+			uint16_t off = fin_u16(&in);
+			uint8_t n = fin_u8(&in) % 16 + 1;
+
+			fin_bytes(&in, buf, n);
+			if (!logmem)
+				break;
+			off %= logsize;
+			memcpy((uint8_t *)logmem + off, buf, n < logsize - off ? n : logsize - off);
+			log_dirty = true;
+			/* Lists still to pop again are read from the log when popped:
+			 * their ids and lengths were kept, their descriptors were not. */
+			for (uint32_t k = M.iresub; k < M.nresub; k++)
+				M.s[M.resub[k]].unknown = true;
+			break;
+		}
 		}
 	}
 	return 0;

@@ -50,6 +50,9 @@ enum op {
 	OP_KICK_OFF,
 	OP_KICK_ON,
 	OP_REINIT,     /* restart the queue from its base (nothing in flight) */
+	OP_CRASH,      /* the device dies and restarts from its inflight log */
+	OP_LOG_WRITE,  /* the front-end writes into the inflight log */
+	OP_CRASH_IN,   /* the device dies inside a pop, push or flush, then restarts */
 	OP_COUNT
 };
 
@@ -71,6 +74,9 @@ static const char *const op_names[OP_COUNT] = {
 	"kick_off",
 	"kick_on",
 	"reinit",
+	"crash",
+	"log_write",
+	"crash_in",
 };
 
 
@@ -83,15 +89,26 @@ static struct virtq_avail *avail;
 static struct virtq_used *used;
 static struct iovec iov[RM_IOV_MAX_CAP];
 
+/* The inflight log (vhost-user inflight I/O tracking), when the input asks for one. */
+static void *logmem;
+static size_t logsize;
+static bool log_dirty; /* written by the front-end: recovery is unpredictable */
+
 /* ---- the model ---- */
 
 struct mslot {
 	bool inflight, done;
+	bool unflushed;    /* pushed, its used element not yet published */
 	uint32_t in_bytes, len;
+	uint64_t counter;  /* pop order */
 };
 
 static struct {
 	bool broken;
+	bool wild;            /* after recovery from a log the front-end wrote: safety checks only */
+	uint64_t counter;     /* pops so far */
+	uint16_t resub[MAX_NUM]; /* recovery: heads popped again first, in pop order */
+	uint32_t nresub, iresub;
 	uint16_t last_avail; /* next entry the device pops */
 	uint16_t used_idx;   /* next used entry the device writes */
 	uint16_t signalled;  /* used->idx as last published */
@@ -144,13 +161,18 @@ static enum mres m_pop(struct mchain *c)
 	memset(c, 0, sizeof(*c));
 	if (M.broken)
 		return M_BROKEN;
-	if (idx == M.last_avail)
-		return M_EMPTY;
-	if ((uint16_t)(idx - M.last_avail) > RM.num)
-		return M_BROKEN;
-	head = le16_to_cpu(avail->ring[M.last_avail & (RM.num - 1)]);
-	if (head >= RM.num || M.s[head].inflight)
-		return M_BROKEN;
+	if (M.iresub < M.nresub) {
+		/* After a restart, the chains in flight come first (devq.h). */
+		head = M.resub[M.iresub];
+	} else {
+		if (idx == M.last_avail)
+			return M_EMPTY;
+		if ((uint16_t)(idx - M.last_avail) > RM.num)
+			return M_BROKEN;
+		head = le16_to_cpu(avail->ring[M.last_avail & (RM.num - 1)]);
+		if (head >= RM.num || M.s[head].inflight)
+			return M_BROKEN;
+	}
 	c->id = head;
 	i = head;
 	for (uint32_t links = 1;; links++) {
@@ -179,10 +201,15 @@ static void m_take(uint16_t head, uint64_t in_bytes)
 	M.s[head].inflight = true;
 	M.s[head].done = false;
 	M.s[head].in_bytes = in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)in_bytes;
+	M.s[head].unflushed = false;
+	M.s[head].counter = ++M.counter;
 	M.ninflight++;
 	if (RM.in_order)
 		M.order[(M.ohead + M.ocount++) % RM.num] = head;
-	M.last_avail++;
+	if (M.iresub < M.nresub)
+		M.iresub++; /* popped again from the log: no new avail entry */
+	else
+		M.last_avail++;
 }
 
 /* Before a device call: what the driver's areas hold. */
@@ -194,8 +221,17 @@ static void drv_snapshot(void)
 /* The used ring holds what the model says; the driver's areas are untouched. */
 static void check_areas(const char *after)
 {
-	CHECK(!memcmp(ushadow, used, used_bytes), "used ring differs from the model after %s", after);
 	CHECK(!memcmp(drv_copy, desc, drv_bytes), "%s wrote the driver's areas", after);
+	if (M.wild) {
+		/* Recovered from a log the front-end wrote: the model cannot say
+		 * what is in flight, only that broken stays broken. */
+		CHECK(!M.broken || vio_devq_error(Q), "broken queue lost its reason after %s", after);
+		M.broken = vio_devq_error(Q) != NULL;
+		CHECK(vio_devq_inflight(Q) == M.ninflight, "inflight %u, %u popped and not pushed",
+		      vio_devq_inflight(Q), M.ninflight);
+		return;
+	}
+	CHECK(!memcmp(ushadow, used, used_bytes), "used ring differs from the model after %s", after);
 	if (M.broken)
 		CHECK(vio_devq_error(Q), "broken queue without a reason after %s", after);
 	else
@@ -205,18 +241,82 @@ static void check_areas(const char *after)
 
 /* ---- device calls ---- */
 
-static void do_pop(uint32_t cap)
+static void restart(void);
+static sigjmp_buf crash_env;
+
+/* Runs the next device call under a race window that dies at access @at (0: no window). */
+#define CRASHABLE(at, call, on_crash)                                             \
+	do {                                                                      \
+		if (at) {                                                         \
+			if (sigsetjmp(crash_env, 1)) {                            \
+				race_end();                                       \
+				TRACE("the device died at access %u", at);        \
+				on_crash;                                         \
+				restart();                                        \
+				return;                                           \
+			}                                                         \
+			race_crash_at(at, &crash_env);                            \
+			race_begin(&RM.G, NULL, 0);                               \
+		}                                                                 \
+		call;                                                             \
+		if (at)                                                           \
+			race_end();                                               \
+	} while (0)
+
+/* A pop the model cannot predict (race window, or after a wild recovery): the invariants. */
+static void check_unpredicted_pop(int r, const struct vio_chain *c, uint32_t cap, bool was_broken)
+{
+	CHECK(r == 1 || r == 0 || r == -ENOBUFS || r == -EIO, "pop %d", r);
+	if (was_broken)
+		CHECK(r == -EIO, "pop %d on a broken queue", r);
+	if (r == -EIO) {
+		CHECK(vio_devq_error(Q), "pop -EIO without a reason");
+		M.broken = true;
+	} else if (r == 1 || r == -ENOBUFS) {
+		if (r == 1)
+			rm_check_popped(c, cap);
+		CHECK(c->id < RM.num && !M.s[c->id].inflight, "popped head %u already in flight", c->id);
+	}
+}
+
+static void do_pop_wild(uint32_t cap)
 {
 	struct vio_chain c = { .iov = cap ? iov : NULL, .iov_cap = cap };
-	static struct iovec miov[RM_IOV_MAX_CAP];
-	struct mchain mc;
-	enum mres want = m_pop(&mc);
-	uint32_t mn = 0, mnout = 0;
-	bool fits = want == M_CHAIN && rm_iov(&mc, miov, cap, &mn, &mnout);
+	bool was_broken = M.broken;
 	int r;
 
 	drv_snapshot();
 	r = vio_devq_pop(Q, &c);
+	check_unpredicted_pop(r, &c, cap, was_broken);
+	if (r == 1 || r == -ENOBUFS) {
+		M.s[c.id].inflight = true;
+		M.s[c.id].in_bytes = c.in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c.in_bytes;
+		M.ninflight++;
+	}
+	check_areas("pop");
+}
+
+static void do_pop(uint32_t cap, uint32_t crash_at)
+{
+	struct vio_chain c = { .iov = cap ? iov : NULL, .iov_cap = cap };
+	static struct iovec miov[RM_IOV_MAX_CAP];
+	struct mchain mc;
+	enum mres want;
+	uint32_t mn = 0, mnout = 0;
+	bool fits;
+	int r;
+
+	if (M.wild) {
+		do_pop_wild(cap);
+		if (crash_at)
+			restart();
+		return;
+	}
+	want = m_pop(&mc);
+	fits = want == M_CHAIN && rm_iov(&mc, miov, cap, &mn, &mnout);
+	drv_snapshot();
+	/* Dying inside a pop: the chain was not taken (the log commits it last). */
+	CRASHABLE(crash_at, r = vio_devq_pop(Q, &c), (void)0);
 	switch (want) {
 	case M_EMPTY:
 		CHECK(r == 0, "pop %d, model: empty", r);
@@ -236,6 +336,8 @@ static void do_pop(uint32_t cap)
 		break;
 	}
 	check_areas("pop");
+	if (crash_at)
+		restart(); /* it died right after */
 }
 
 static void do_pop_race(uint32_t cap, const struct race_mut *muts, unsigned nmuts)
@@ -249,23 +351,27 @@ static void do_pop_race(uint32_t cap, const struct race_mut *muts, unsigned nmut
 	r = vio_devq_pop(Q, &c);
 	log = race_end();
 	drv_snapshot(); /* the driver changed them; the log shows what the device did */
-	CHECK(r == 1 || r == 0 || r == -ENOBUFS || r == -EIO, "pop %d", r);
-	if (was_broken)
-		CHECK(r == -EIO, "pop %d on a broken queue", r);
+	check_unpredicted_pop(r, &c, cap, was_broken);
 	for (uint32_t k = 0; k < log->nlog; k++)
 		CHECK(!log->log[k].write, "pop wrote guest memory at %p", (void *)log->log[k].addr);
-	if (r == -EIO) {
-		M.broken = true;
+	if (M.wild) {
+		if (r == 1 || r == -ENOBUFS) {
+			M.s[c.id].inflight = true;
+			M.s[c.id].in_bytes = c.in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c.in_bytes;
+			M.ninflight++;
+		}
 	} else if (r == 1 || r == -ENOBUFS) {
-		if (r == 1)
-			rm_check_popped(&c, cap);
-		CHECK(c.id < RM.num && !M.s[c.id].inflight, "popped head %u already in flight", c.id);
+		if (M.iresub < M.nresub)
+			CHECK(c.id == M.resub[M.iresub], "popped %u, the log had %u in flight next", c.id,
+			      M.resub[M.iresub]);
 		df = race_double_fetch(log);
 		CHECK(df < 0, "double fetch: guest address %p read again by the instruction at %p",
 		      (void *)log->log[df].addr, (void *)log->log[df].ip);
 		m_take(c.id, c.in_bytes);
 	}
-	CHECK(vio_devq_base(Q) == M.last_avail, "base %u, model %u", vio_devq_base(Q), M.last_avail);
+	if (!M.wild)
+		CHECK(vio_devq_base(Q) == M.last_avail, "base %u, model %u", vio_devq_base(Q),
+		      M.last_avail);
 	check_areas("race pop");
 }
 
@@ -293,16 +399,30 @@ static void put_elem(uint16_t pos, uint32_t id, uint32_t len)
 	memcpy(ushadow + 4 + 8 * (size_t)(pos & (RM.num - 1)), &e, sizeof(e));
 }
 
-static void do_push(uint16_t id, uint32_t len)
+static void do_push(uint16_t id, uint32_t len, uint32_t crash_at)
 {
 	bool known = id < RM.num && M.s[id].inflight && !M.s[id].done;
 	int r;
 
 	drv_snapshot();
-	r = vio_devq_push(Q, id, len);
+	/* Dying inside a push: its element is not published; still in flight. */
+	CRASHABLE(crash_at, r = vio_devq_push(Q, id, len), (void)0);
+	if (M.wild) {
+		CHECK(r == (known ? (M.broken ? -EIO : 0) : -EINVAL), "push of id %u: %d", id, r);
+		if (known) {
+			M.s[id].inflight = false;
+			M.ninflight--;
+		}
+		check_areas("push");
+		if (crash_at)
+			restart();
+		return;
+	}
 	if (!known) {
 		CHECK(r == -EINVAL, "push of id %u, not in flight: %d", id, r);
 		check_areas("push of an unknown id");
+		if (crash_at)
+			restart();
 		return;
 	}
 	CHECK(r == (M.broken ? -EIO : 0), "push %d (broken %d)", r, M.broken);
@@ -314,6 +434,7 @@ static void do_push(uint16_t id, uint32_t len)
 		M.s[id].len = len;
 	} else {
 		M.s[id].inflight = false;
+		M.s[id].unflushed = true; /* until a flush publishes it (never, once broken) */
 		if (!M.broken) { /* a broken ring is not written */
 			put_elem(M.used_idx, id, len);
 			M.used_idx++;
@@ -322,20 +443,33 @@ static void do_push(uint16_t id, uint32_t len)
 	CHECK(vio_devq_inflight(Q) == M.ninflight, "inflight %u, model %u", vio_devq_inflight(Q),
 	      M.ninflight);
 	check_areas("push");
+	if (crash_at)
+		restart();
 }
 
-static void do_flush(void)
+/* After dying inside a flush: the batch is published if the used index made it to the ring. */
+static void flush_died(void)
+{
+	if (M.broken || M.used_idx == M.signalled || le16_to_cpu(used->idx) != M.used_idx)
+		return;
+	for (uint32_t i = 0; i < RM.num; i++)
+		M.s[i].unflushed = false;
+	M.signalled = M.used_idx;
+}
+
+static void do_flush(uint32_t crash_at)
 {
 	uint16_t old = M.signalled, uev = le16_to_cpu(*virtq_used_event(avail, RM.num));
 	uint16_t aflags = le16_to_cpu(avail->flags), first = M.used_idx;
 	uint32_t drained = 0, last = 0;
 	int r, want;
 
-	if (RM.in_order) {
+	if (RM.in_order && !M.wild) {
 		/* §2.7.9: the done ones at the front of the pop order are used, in order. */
 		while (M.ocount && M.s[M.order[M.ohead]].done) {
 			last = M.order[M.ohead];
 			M.s[last].inflight = M.s[last].done = false;
+			M.s[last].unflushed = true; /* until the flush publishes it */
 			M.ohead = (M.ohead + 1) % RM.num;
 			M.ocount--;
 			drained++;
@@ -344,12 +478,16 @@ static void do_flush(void)
 			M.used_idx = (uint16_t)(M.used_idx + drained);
 	}
 	drv_snapshot();
-	r = vio_devq_flush(Q);
-	if (M.broken) {
-		CHECK(r == 0, "flush of a broken queue returned %d", r);
-		check_areas("flush of a broken queue");
+	CRASHABLE(crash_at, r = vio_devq_flush(Q), flush_died());
+	if (M.wild || M.broken) {
+		CHECK(r == 0 || (r == 1 && !M.broken), "flush returned %d (broken %d)", r, M.broken);
+		check_areas("flush");
+		if (crash_at)
+			restart();
 		return;
 	}
+	for (uint32_t i = 0; i < RM.num; i++)
+		M.s[i].unflushed = false; /* published now */
 	if (M.used_idx == old) {
 		want = 0;
 	} else {
@@ -378,6 +516,8 @@ static void do_flush(void)
 		CHECK(seen_last, "IN_ORDER flush: no used element for the last buffer %u", last);
 	}
 	check_areas("flush");
+	if (crash_at)
+		restart();
 }
 
 static void do_kick(bool on)
@@ -396,8 +536,13 @@ static void do_kick(bool on)
 	r = vio_devq_kick_enable(Q);
 	if (M.broken) {
 		CHECK(r == 0, "kick_enable on a broken queue: %d", r);
+	} else if (M.wild) {
+		CHECK(r == 0 || r == 1, "kick_enable %d", r);
 	} else {
-		CHECK(r == (le16_to_cpu(avail->idx) != M.last_avail), "kick_enable %d", r);
+		/* Chains waiting to be popped again from the log are buffers too,
+		 * but whether kick_enable counts them is left open (see README). */
+		if (M.iresub == M.nresub)
+			CHECK(r == (le16_to_cpu(avail->idx) != M.last_avail), "kick_enable %d", r);
 		if (RM.event_idx)
 			memcpy(ushadow + 4 + 8 * (size_t)RM.num,
 			       &(le16){ cpu_to_le16(M.last_avail).v }, 2);
@@ -407,7 +552,8 @@ static void do_kick(bool on)
 	check_areas("kick_enable");
 }
 
-static void queue_init(uint16_t base, uint16_t used_idx)
+/* (Re)initialises the device-side queue; the model is the caller's. */
+static void device_init(uint16_t base, uint16_t used_idx)
 {
 	struct vio_devq_config cfg = {
 		.num = RM.num,
@@ -416,15 +562,73 @@ static void queue_init(uint16_t base, uint16_t used_idx)
 			    (RM.event_idx ? VIO_BIT(VIRTIO_F_EVENT_IDX) : 0) |
 			    (RM.in_order ? VIO_BIT(VIRTIO_F_IN_ORDER) : 0),
 		.desc = desc, .driver = avail, .device = used, .mem = &RM.G.mem, .base = base,
+		.inflight = logmem, .inflight_size = logsize,
 	};
 
 	used->idx = cpu_to_le16(used_idx); /* vhost-user: the device resumes from here */
 	CHECK(vio_devq_init(Q, &cfg) == 0, "init refused a valid ring");
+	memcpy(ushadow, used, used_bytes);
+}
+
+static void queue_init(uint16_t base, uint16_t used_idx)
+{
+	device_init(base, used_idx);
 	memset(&M, 0, sizeof(M));
 	M.last_avail = base;
 	M.used_idx = M.signalled = used_idx;
-	memcpy(ushadow, used, used_bytes);
 	CHECK(vio_devq_base(Q) == base, "base %u after init with %u", vio_devq_base(Q), base);
+}
+
+/*
+ * The device restarts with its inflight log, whatever was in flight (a
+ * crash between two calls, or a clean restart). vhost-user "Inflight I/O
+ * tracking": the chains popped and not seen used by the driver (not
+ * pushed, or pushed but not published by a flush) are popped again first,
+ * in the order they were first popped; the next new chain follows them.
+ * After a log the front-end wrote into, only the invariants are checked.
+ */
+static void restart(void)
+{
+	uint16_t published = M.signalled, ids[MAX_NUM];
+	uint32_t n = 0;
+	bool wild = M.wild || log_dirty;
+
+	for (uint32_t i = 0; i < RM.num && !wild; i++) {
+		if (!M.s[i].inflight && !M.s[i].unflushed)
+			continue;
+		uint32_t k = n++;
+
+		/* insertion by pop order */
+		while (k && M.s[ids[k - 1]].counter > M.s[i].counter) {
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		ids[k] = (uint16_t)i;
+	}
+	/* Those not popped again yet are still in flight, and after the ones
+	 * that were (the log keeps the first pop's order; nothing new was
+	 * popped while some wait). */
+	for (uint32_t k = M.iresub; k < M.nresub && !wild; k++)
+		ids[n++] = M.resub[k];
+	TRACE("restart: %u chains to pop again%s", n, wild ? " (log written by the front-end)" : "");
+	/* After a crash the front-end resumes the ring from its used index. */
+	device_init(published, published);
+	memset(&M, 0, sizeof(M));
+	M.used_idx = M.signalled = published;
+	M.wild = wild;
+	log_dirty = false;
+	if (wild) {
+		M.broken = vio_devq_error(Q) != NULL;
+		return;
+	}
+	memcpy(M.resub, ids, n * sizeof(ids[0]));
+	M.nresub = n;
+	M.last_avail = (uint16_t)(published + n);
+	/* The driver's index can only be behind the log if it went backwards. */
+	M.broken = (uint16_t)(le16_to_cpu(avail->idx) - M.last_avail) > RM.num;
+	if (!M.broken)
+		CHECK(vio_devq_base(Q) == M.last_avail, "base %u after recovery, model %u",
+		      vio_devq_base(Q), M.last_avail);
 }
 
 /* Configurations init must refuse (vio/devq.h). */
@@ -514,13 +718,38 @@ static void setup(struct fin *f)
 	used = guest_ptr(&RM.G, used_gpa, used_bytes);
 	CHECK(desc && avail && used, "rings outside region 0");
 	if (!Q)
-		Q = aligned_alloc(64, (vio_devq_size(MAX_NUM) + 63) & ~(size_t)63);
+		/* room for the sizes bad_inits() tries too (the caller supplies vio_devq_size(num)) */
+		Q = aligned_alloc(64, (vio_devq_size(MAX_NUM + 1) + 63) & ~(size_t)63);
 	if (cfg & 0x10)
 		bad_inits();
 	base = fin_u16(f);
 	uidx = fin_u16(f);
 	avail->idx = cpu_to_le16(base);
-	queue_init(base, uidx);
+	free(logmem);
+	logmem = NULL;
+	logsize = 0;
+	log_dirty = false;
+	if (feat & 8) {
+		/* An inflight log: fresh, or (feat & 16) whatever the front-end kept. */
+		logsize = vio_devq_inflight_size(RM.num);
+		logmem = calloc(1, logsize);
+		CHECK(logmem, "calloc");
+		if (feat & 16) {
+			fin_bytes(f, logmem, fin_u16(f) % (logsize + 1));
+			log_dirty = true;
+		}
+		/* A ring the log tracks is consistent: nothing in flight. */
+		uidx = base;
+	}
+	if (log_dirty) {
+		device_init(base, uidx);
+		memset(&M, 0, sizeof(M));
+		M.wild = true;
+		M.broken = vio_devq_error(Q) != NULL;
+		log_dirty = false;
+	} else {
+		queue_init(base, uidx);
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -590,7 +819,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case OP_POP:
-			do_pop(fin_u8(&in) % (RM_IOV_MAX_CAP + 1));
+			do_pop(fin_u8(&in) % (RM_IOV_MAX_CAP + 1), 0);
 			break;
 		case OP_POP_RACE: {
 			struct race_mut m[8];
@@ -605,17 +834,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t len = rm_get_len(&in);
 
 			if (id >= 0)
-				do_push((uint16_t)id, len);
+				do_push((uint16_t)id, len, 0);
 			break;
 		}
 		case OP_PUSH_BOGUS: {
 			uint16_t id = fin_u16(&in);
 
-			do_push(id, rm_get_len(&in));
+			do_push(id, rm_get_len(&in), 0);
 			break;
 		}
 		case OP_FLUSH:
-			do_flush();
+			do_flush(0);
 			break;
 		case OP_KICK_OFF:
 			do_kick(false);
@@ -627,9 +856,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint16_t uidx = fin_u16(&in);
 
 			/* vhost-user restarts a queue only once it is drained and flushed. */
-			if (M.ninflight || M.ocount)
+			if (M.ninflight || M.ocount || M.used_idx != M.signalled || M.wild)
 				break;
-			queue_init((uint16_t)vio_devq_base(Q), uidx & 1 ? uidx : M.used_idx);
+			if (logmem)
+				restart();
+			else
+				queue_init((uint16_t)vio_devq_base(Q), uidx & 1 ? uidx : M.used_idx);
+			break;
+		}
+		case OP_CRASH:
+			if (logmem)
+				restart();
+			else if (!M.wild) /* no log: the chains in flight are simply popped again */
+				queue_init(M.signalled, M.signalled);
+			break;
+		case OP_CRASH_IN: {
+			uint8_t which = fin_u8(&in), at = fin_u8(&in) % 24 + 1;
+			int id = pick_inflight(fin_u8(&in));
+
+			if (!logmem)
+				break; /* without a log there is nothing to recover */
+			if (which % 3 == 0)
+				do_pop(which >> 2 & 15, at);
+			else if (which % 3 == 1 && id >= 0)
+				do_push((uint16_t)id, which >> 2, at);
+			else if (which % 3 == 2)
+				do_flush(at);
+			break;
+		}
+		case OP_LOG_WRITE: {
+			uint8_t buf[16];
+			uint16_t off = fin_u16(&in);
+			uint8_t n = fin_u8(&in) % 16 + 1;
+
+			fin_bytes(&in, buf, n);
+			if (!logmem)
+				break;
+			off %= logsize;
+			memcpy((uint8_t *)logmem + off, buf, n < logsize - off ? n : logsize - off);
+			log_dirty = true;
 			break;
 		}
 		}

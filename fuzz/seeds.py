@@ -48,13 +48,22 @@ def memory(nregions=1, extra=0x4000, sizes=(0x2000, 0x2000, 0x2000), gaps=(0, 16
 # ---- fuzz_split_dev ----
 
 S_DESC, S_TABLE, S_CHAIN, S_AVAIL_ADD, S_AVAIL_RING, S_AVAIL_IDX, S_AVAIL_FLAGS, S_USED_EVENT, \
-    S_GUEST, S_POP, S_POP_RACE, S_PUSH, S_PUSH_BOGUS, S_FLUSH, S_KICK_OFF, S_KICK_ON, S_REINIT = range(17)
+    S_GUEST, S_POP, S_POP_RACE, S_PUSH, S_PUSH_BOGUS, S_FLUSH, S_KICK_OFF, S_KICK_ON, S_REINIT, \
+    S_CRASH, S_LOG_WRITE, S_CRASH_IN = range(20)
 
 def split_header(log2num, indirect=False, event_idx=False, in_order=False, nregions=2, base=0, used=0,
-                 bad_inits=False):
-    feat = (1 if indirect else 0) | (2 if event_idx else 0) | (4 if in_order else 0)
-    return (u8(log2num | (0x10 if bad_inits else 0)) + u8(feat) + memory(nregions) +
-            u16(base) + u16(used))
+                 bad_inits=False, log=False, log_bytes=None):
+    feat = ((1 if indirect else 0) | (2 if event_idx else 0) | (4 if in_order else 0) |
+            (8 if log or log_bytes is not None else 0) | (16 if log_bytes is not None else 0))
+    b = (u8(log2num | (0x10 if bad_inits else 0)) + u8(feat) + memory(nregions) +
+         u16(base) + u16(used))
+    if log_bytes is not None:
+        b += u16(len(log_bytes)) + log_bytes
+    return b
+
+def crash_in(what, at, arg=0, pick=0):
+    """OP_CRASH_IN: what 0 pop (arg: iov cap), 1 push (arg: len), 2 flush; dies at access @at."""
+    return u8(what | (arg << 2)) + u8(at - 1) + u8(pick)
 
 def split_chain(start, bufs, indirect=False, table=None):
     """OP_CHAIN: bufs = [(addr_bytes, len, writable)]."""
@@ -116,21 +125,36 @@ def split_seeds():
     b += u8(S_REINIT) + u16(0) + split_chain(5, blk) + pop(S_POP, 8)
     out['split-wrap-reinit'] = b
     out['split-bad-init'] = split_header(0, bad_inits=True) + pop(S_POP, 1)
+    # the inflight log: crash with chains popped, pushed and flushed, pushed only
+    for feat in (0, 4):
+        b = split_header(3, event_idx=True, in_order=bool(feat), log=True)
+        for start in (0, 3, 6):
+            b += split_chain(start, blk[:2])
+        b += pop(S_POP, 8) * 3
+        b += u8(S_PUSH) + u8(0) + length(512) + u8(S_FLUSH) + u8(S_PUSH) + u8(0) + length(5)
+        b += u8(S_CRASH) + pop(S_POP, 8) * 3 + u8(S_PUSH) + u8(0) + length(1)
+        b += u8(S_CRASH_IN) + crash_in(2, 2) + pop(S_POP, 8) * 2
+        b += u8(S_LOG_WRITE) + u16(12) + u8(1) + u16(0x7777) + u8(S_CRASH) + pop(S_POP, 8)
+        out['split-inflight%s' % ('-in-order' if feat else '')] = b
+    out['split-inflight-garbage'] = split_header(3, log_bytes=bytes(range(64)) * 3) + pop(S_POP, 8)
     return out
 
 # ---- fuzz_packed_dev ----
 
 P_DESC, P_TABLE, P_CHAIN, P_CURSOR, P_DRV_EVENT, P_GUEST, P_POP, P_POP_RACE, P_PUSH, P_PUSH_BOGUS, \
-    P_FLUSH, P_KICK_OFF, P_KICK_ON, P_REINIT = range(14)
+    P_FLUSH, P_KICK_OFF, P_KICK_ON, P_REINIT, P_CRASH, P_LOG_WRITE, P_CRASH_IN = range(17)
 AVAIL, USED = 1 << 7, 1 << 15
 
 def packed_header(num, indirect=False, event_idx=False, in_order=False, avail=0x8000, used=None,
-                  bad_inits=False):
+                  bad_inits=False, log=False, log_bytes=None):
     feat = ((1 if indirect else 0) | (2 if event_idx else 0) | (4 if in_order else 0) |
-            (8 if used is not None else 0) | (16 if bad_inits else 0))
+            (8 if used is not None else 0) | (16 if bad_inits else 0) |
+            (32 if log or log_bytes is not None else 0) | (64 if log_bytes is not None else 0))
     b = u16(num - 1) + u8(feat) + memory(2) + u16(avail)
     if used is not None:
         b += u16(used)
+    if log_bytes is not None:
+        b += u16(len(log_bytes)) + log_bytes
     return b
 
 def packed_chain(bid, bufs, indirect=False, table=None):
@@ -179,6 +203,17 @@ def packed_seeds():
     b += pop(P_POP, 8) * 3 + u8(P_PUSH) + u8(2) + length(512) + u8(P_PUSH) + u8(0) + length(512)
     b += u8(P_FLUSH) + u8(P_PUSH) + u8(0) + length(7) + u8(P_FLUSH) + u8(P_REINIT)
     out['packed-in-order'] = b
+    # the inflight log: lists in flight across a crash, one dying inside a flush
+    for io in (False, True):
+        b = packed_header(8, indirect=True, event_idx=True, in_order=io, log=True)
+        b += packed_chain(0, blk) + packed_chain(1, blk[:1])
+        b += packed_chain(2, blk, indirect=True, table=addr_region(0, 0x3800))
+        b += pop(P_POP, 8) * 3 + u8(P_PUSH) + u8(1) + length(0) + u8(P_FLUSH)
+        b += u8(P_PUSH) + u8(0) + length(9) + u8(P_CRASH) + pop(P_POP, 8) * 3
+        b += u8(P_PUSH) + u8(0) + length(1) + u8(P_CRASH_IN) + crash_in(2, 2) + pop(P_POP, 8) * 3
+        b += u8(P_LOG_WRITE) + u16(64 + 8) + u8(1) + u16(0) + pop(P_POP, 8)
+        out['packed-inflight%s' % ('-in-order' if io else '')] = b
+    out['packed-inflight-garbage'] = packed_header(8, log_bytes=bytes(range(64)) * 2) + pop(P_POP, 8)
     return out
 
 # ---- fuzz_blk_req ----
@@ -229,6 +264,7 @@ SET_MEM_TABLE, SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, GET_VRING_BASE = 5
 SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 12, 13, 14
 GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM, SET_VRING_ENABLE = 15, 16, 17, 18
 GET_CONFIG, SET_CONFIG, RESET_DEVICE, GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 24, 25, 34, 36, 37, 38
+GET_INFLIGHT_FD, SET_INFLIGHT_FD = 31, 32
 GPA, UVA, GUEST = 0x100000, 0x7f0000100000, 0x10000
 
 def vmsg(req, payload=b'', fds=(), need_reply=False, natural=b''):
@@ -245,8 +281,8 @@ def region(gpa, size, uva, off):
 def vring_addr(i, desc, used, avail):
     return u32(i) + u32(0) + u64(desc) + u64(used) + u64(avail) + u64(0)
 
-def memfd_write(off, data):
-    return u8(V_MEMFD_WRITE) + u8(0) + u8(len(data)) + u32(off) + data
+def memfd_write(off, data, memfd=0):
+    return u8(V_MEMFD_WRITE) + u8(memfd) + u8(len(data)) + u32(off) + data
 
 def split_ring_bytes(q):
     """A split ring of 8 at guest offset q * 0x4000: one chain, made available."""
@@ -300,6 +336,26 @@ def vu_seeds():
         b += vmsg(REM_MEM_REG, u64(0) + region(GPA + GUEST, 0x4000, UVA + GUEST, 0))
         b += vmsg(RESET_DEVICE)
         out['vu-' + name] = b
+    # inflight tracking: the daemon dies with a chain in flight; the next
+    # connection hands the region back and the chain is popped again
+    feat = (1 << 32) | (1 << 30) | (1 << 29)
+    setup = vmsg(SET_PROTOCOL_FEATURES, u64(proto | (1 << 12))) + vmsg(SET_FEATURES, u64(feat))
+    setup += vmsg(SET_MEM_TABLE, u32(1) + u32(0) + region(GPA, GUEST, UVA, 0), fds=[FD_MEMFD0],
+                  natural=u8(1))
+    inflight = u64(384) + u64(0) + u16(1) + u16(8) + u32(0)
+    b = u8(0) + u8(0) + u8(V_MEMFD) + u8(0x0f) + setup
+    b += vmsg(GET_INFLIGHT_FD, u64(0) + u64(0) + u16(1) + u16(8) + u32(0))  # its fd: memfd 1
+    b += split_ring_bytes(0) + u8(V_NOTIFY) + u8(0x20) + vu_start(0, feat)
+    b += u8(V_RECONNECT) + setup + vmsg(SET_INFLIGHT_FD, inflight, fds=[FD_MEMFD0 | 4])
+    b += vu_start(0, feat)
+    out['vu-inflight'] = b
+    # ... and the front-end scribbles over the log in between
+    b = u8(0) + u8(0) + u8(V_MEMFD) + u8(0x0f) + setup
+    b += vmsg(GET_INFLIGHT_FD, u64(0) + u64(0) + u16(1) + u16(8) + u32(0))
+    b += split_ring_bytes(0) + u8(V_NOTIFY) + u8(0x20) + vu_start(0, feat) + u8(V_RECONNECT)
+    b += memfd_write(64 + 8, b'\x01' + bytes(7), memfd=1) + memfd_write(12, u16(0x1234), memfd=1)
+    b += setup + vmsg(SET_INFLIGHT_FD, inflight, fds=[FD_MEMFD0 | 4]) + vu_start(0, feat)
+    out['vu-inflight-corrupt'] = b
     # malformed: too many fds, a cut message, a wrong size
     b = u8(0) + u8(0) + u8(V_MEMFD) + u8(0)
     b += u8(V_MSG) + u8(GET_FEATURES) + u8(0) + u8(0) + u8(0x09) + u8(2) * 9
