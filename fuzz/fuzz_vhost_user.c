@@ -8,7 +8,10 @@
  * payload size, payload bytes, fds: memfds of fuzzed sizes and contents,
  * eventfds, pipes, too many fds, header and payload sent separately),
  * messages cut short by a half-closed socket, memfd writes (the guest
- * memory the rings live in) and daemon-side calls. Each message is sent
+ * memory the rings live in) and daemon-side calls. The inflight region the
+ * back-end hands out (GET_INFLIGHT_FD) is kept like a front-end keeps it:
+ * the script can write into it and hand it back (SET_INFLIGHT_FD) on a
+ * later connection, so queues start from a log anyone may have written. Each message is sent
  * over a socketpair and handled by vio_vu_be_handle() as the daemon would;
  * an error drops the connection (vio_vu_be_disconnect()) and the script goes
  * on with a new one.
@@ -55,6 +58,7 @@
 #define MAX_OPS 128u
 #define MAX_CONNECTIONS 8u
 #define MEMFD_NAME "vio-fuzz-guest"
+#define INFLIGHT_NAME "vio-inflight" /* the back-end's memfd for the inflight region */
 
 enum op {
 	OP_MSG,
@@ -77,6 +81,7 @@ static struct {
 	uint16_t nq;
 	bool refuse_features;   /* set_features refuses */
 	bool refuse_start;      /* the next queue_start refuses */
+	bool abandon;           /* the next queue_start dies with its chains in flight */
 	bool running[MAX_QUEUES];
 	uint32_t starts, stops;
 	int memfd[MAX_MEMFDS];
@@ -201,6 +206,12 @@ static int hook_start(void *opaque, struct vio_vu_queue *q)
 			CHECK(mapped(iov[k].iov_base, iov[k].iov_len), "iovec outside guest memory");
 		popped[n++] = c.id;
 	}
+	if (H.abandon) {
+		/* The daemon is killed while these are in flight: only the inflight
+		 * log remembers them, for the next process (next connection). */
+		H.abandon = false;
+		return 0;
+	}
 	for (unsigned k = 0; k < n; k++)
 		vio_devq_push(d, popped[k], 0);
 	if (vio_devq_flush(d) > 0)
@@ -233,6 +244,7 @@ static int count_fds(void)
 	return n;
 }
 
+/* Mappings of guest memory or of the back-end's inflight region. */
 static int count_guest_maps(void)
 {
 	static char buf[1 << 20];
@@ -246,6 +258,8 @@ static int count_guest_maps(void)
 	close(fd);
 	buf[len] = 0;
 	for (char *p = buf; (p = strstr(p, MEMFD_NAME)); p++)
+		n++;
+	for (char *p = buf; (p = strstr(p, INFLIGHT_NAME)); p++)
 		n++;
 	return n;
 }
@@ -323,7 +337,17 @@ static unsigned drain_replies(uint32_t req)
 		CHECK(m.hdr.flags == (VHOST_USER_VERSION | VHOST_USER_REPLY_MASK) &&
 		      m.hdr.request == req, "reply flags 0x%x request %u to request %u", m.hdr.flags,
 		      m.hdr.request, req);
-		CHECK(m.nfds == 0, "reply with fds");
+		if (req == VHOST_USER_GET_INFLIGHT_FD) {
+			/* The region, and its fd, which a front-end keeps across our restarts. */
+			CHECK(m.hdr.size == sizeof(struct vhost_user_inflight) && m.nfds == 1,
+			      "GET_INFLIGHT_FD reply of %u bytes with %u fds", m.hdr.size, m.nfds);
+			if (H.nmemfd < MAX_MEMFDS) {
+				H.memfd_size[H.nmemfd] = m.payload.inflight.mmap_size;
+				H.memfd[H.nmemfd++] = vu_msg_take_fd(&m, 0);
+			}
+		} else {
+			CHECK(m.nfds == 0, "reply with fds");
+		}
 		vu_msg_close_fds(&m);
 		n++;
 	}
@@ -339,6 +363,7 @@ static bool answers_itself(uint32_t req)
 	case VHOST_USER_GET_VRING_BASE:
 	case VHOST_USER_GET_CONFIG:
 	case VHOST_USER_GET_MAX_MEM_SLOTS:
+	case VHOST_USER_GET_INFLIGHT_FD:
 		return true;
 	default:
 		return false;
@@ -371,6 +396,9 @@ static uint32_t natural_size(uint32_t req, struct fin *f)
 	case VHOST_USER_GET_CONFIG:
 	case VHOST_USER_SET_CONFIG:
 		return VHOST_USER_CONFIG_HDR_SIZE + fin_u8(f) % 48;
+	case VHOST_USER_GET_INFLIGHT_FD:
+	case VHOST_USER_SET_INFLIGHT_FD:
+		return sizeof(struct vhost_user_inflight);
 	default:
 		return 0;
 	}
@@ -511,14 +539,15 @@ static uint64_t protocol_subset(uint8_t b)
 	static const unsigned bits[] = {
 		VHOST_USER_PROTOCOL_F_MQ, VHOST_USER_PROTOCOL_F_REPLY_ACK, VHOST_USER_PROTOCOL_F_CONFIG,
 		VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS, VHOST_USER_PROTOCOL_F_RESET_DEVICE,
+		VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
 	};
 	uint64_t p = 0;
 
-	for (unsigned i = 0; i < 5; i++)
+	for (unsigned i = 0; i < 6; i++)
 		if (b & (1u << i))
 			p |= VIO_BIT(bits[i]);
 	if (b & 0x80)
-		p |= VIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD);
+		p |= VIO_BIT(VHOST_USER_PROTOCOL_F_LOG_SHMFD); /* not implemented */
 	return p;
 }
 
@@ -615,6 +644,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(q, "queue %u of %u", s % H.nq, H.nq);
 			if (s & 0x80)
 				H.refuse_start = true;
+			else if (s & 0x20)
+				H.abandon = true;
 			else if (s & 0x40 && q->running)
 				vio_vu_queue_fail(q); /* the queue thread found the ring broken */
 			else
