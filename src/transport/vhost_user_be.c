@@ -90,6 +90,16 @@ static int queue_setup_ring(struct vio_vu_be *be, struct vu_queue *q)
 			    : "invalid ring (size for the layout, area alignment or base)");
 		return -1;
 	}
+	/* An inflight log the ring refused (malformed, or not matching the
+	 * rings) leaves it broken from the start: report it now rather than
+	 * start a queue whose first pop fails. */
+	if (vio_devq_error(q->pub.ring)) {
+		const char *why = vio_devq_error(q->pub.ring);
+
+		q->pub.ring = NULL;
+		queue_break(q, why);
+		return -1;
+	}
 	return 0;
 }
 

@@ -482,6 +482,46 @@ static void test_ring_outside_guest_memory_breaks_the_queue(void **state)
 	close(err);
 }
 
+/* Found by fuzz_vhost_user: a queue whose ring refused the inflight log was started broken. */
+static void test_inflight_log_refused_breaks_the_queue_before_it_starts(void **state)
+{
+	struct fixture *f = *state;
+	struct vhost_user_inflight in = { .num_queues = NQUEUES, .queue_size = QSIZE };
+	int err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	eventfd_t v = 0;
+	uint8_t *log;
+	struct vu_msg m;
+	size_t size;
+
+	negotiate(f);
+	assert_int_equal(xfer_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
+				  VIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+				  VIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), NULL, 0), 0);
+	map_guest(f);
+	assert_int_equal(xfer(f, VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), NULL, 0), 0);
+	recv_reply(f, &m);
+	assert_int_equal(m.nfds, 1);
+	size = m.payload.inflight.mmap_size;
+	log = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, m.fds[0], 0);
+	assert_true(log != MAP_FAILED);
+	vu_msg_close_fds(&m);
+	start_queue(f, 0, 0); /* a fresh log: runs */
+	assert_int_equal(f->starts, 1);
+	assert_int_equal(xfer_state(f, VHOST_USER_GET_VRING_BASE, 0, 0), 0);
+	recv_reply(f, &m);
+	/* The front-end scribbles: queue 0's entry 0 gets an in-flight flag of 2
+	 * (inflight.c: a 64-byte header, then 24-byte entries, the flag at 8). */
+	log[64 + 8] = 2;
+	assert_int_equal(xfer_u64(f, VHOST_USER_SET_VRING_ERR, 0, &err, 1), 0);
+	start_queue(f, 0, 0);
+	assert_int_equal(f->starts, 1); /* not started again */
+	assert_true(vio_vu_be_queue(f->be, 0)->broken);
+	assert_int_equal(eventfd_read(err, &v), 0);
+	assert_true(v >= 1);
+	munmap(log, size);
+	close(err);
+}
+
 static void test_ring_reconfigured_while_started_is_a_protocol_error(void **state)
 {
 	struct fixture *f = *state;
@@ -603,6 +643,7 @@ int main(void)
 		T(test_queue_starts_with_kick_and_get_vring_base_stops_it),
 		T(test_disabled_ring_does_not_run),
 		T(test_ring_outside_guest_memory_breaks_the_queue),
+		T(test_inflight_log_refused_breaks_the_queue_before_it_starts),
 		T(test_ring_reconfigured_while_started_is_a_protocol_error),
 		T(test_memory_table_change_stops_and_restarts_running_queues),
 		T(test_get_config_inside_and_outside_the_config_space),
