@@ -105,10 +105,15 @@ static int queue_setup_ring(struct vio_vu_be *be, struct vu_queue *q)
 
 static void queue_try_start(struct vio_vu_be *be, struct vu_queue *q)
 {
+	uint32_t recovered, base;
+
 	if (q->pub.running || !queue_should_run(q))
 		return;
 	if (queue_setup_ring(be, q))
 		return;
+	/* Read now: once queue_start() returns, the daemon's thread owns the ring. */
+	recovered = vio_devq_recovered(q->pub.ring);
+	base = vio_devq_base(q->pub.ring);
 	q->pub.running = true;
 	if (be->cfg.hooks.queue_start && be->cfg.hooks.queue_start(be->cfg.opaque, &q->pub)) {
 		q->pub.running = false;
@@ -118,10 +123,10 @@ static void queue_try_start(struct vio_vu_be *be, struct vu_queue *q)
 	vio_debug("vhost-user: queue %u running (size %u, base %u)", q->pub.index, q->pub.num,
 		  q->base);
 	vio_debug("vhost-user: queue %u: %u chains to pop again from the inflight log, base %u",
-		  q->pub.index, vio_devq_recovered(q->pub.ring), vio_devq_base(q->pub.ring));
-	if (vio_devq_recovered(q->pub.ring))
+		  q->pub.index, recovered, base);
+	if (recovered)
 		vio_info("vhost-user: queue %u: %u requests in flight before a restart are "
-			 "resubmitted", q->pub.index, vio_devq_recovered(q->pub.ring));
+			 "resubmitted", q->pub.index, recovered);
 }
 
 static void queue_stop(struct vio_vu_be *be, struct vu_queue *q)
