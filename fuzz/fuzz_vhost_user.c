@@ -338,10 +338,13 @@ static unsigned drain_replies(uint32_t req)
 		      m.hdr.request == req, "reply flags 0x%x request %u to request %u", m.hdr.flags,
 		      m.hdr.request, req);
 		if (req == VHOST_USER_GET_INFLIGHT_FD) {
-			/* The region, and its fd, which a front-end keeps across our restarts. */
-			CHECK(m.hdr.size == sizeof(struct vhost_user_inflight) && m.nfds == 1,
-			      "GET_INFLIGHT_FD reply of %u bytes with %u fds", m.hdr.size, m.nfds);
-			if (H.nmemfd < MAX_MEMFDS) {
+			/* The region, and its fd, which a front-end keeps across our
+			 * restarts; or mmap_size 0 and no fd: no region. */
+			CHECK(m.hdr.size == sizeof(struct vhost_user_inflight) &&
+			      m.nfds == (m.payload.inflight.mmap_size ? 1u : 0u),
+			      "GET_INFLIGHT_FD reply of %u bytes, mmap_size %llu, with %u fds", m.hdr.size,
+			      (unsigned long long)m.payload.inflight.mmap_size, m.nfds);
+			if (m.nfds && H.nmemfd < MAX_MEMFDS) {
 				H.memfd_size[H.nmemfd] = m.payload.inflight.mmap_size;
 				H.memfd[H.nmemfd++] = vu_msg_take_fd(&m, 0);
 			}

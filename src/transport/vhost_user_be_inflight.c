@@ -56,6 +56,22 @@ static void adopt(struct vio_vu_be *be, void *addr, uint64_t size, const struct 
 	vu_be_start_all(be);
 }
 
+/*
+ * The front-end waits for the reply to GET_INFLIGHT_FD whatever happens: a
+ * refusal is a reply with mmap_size 0 and no fd ("no inflight region", as
+ * QEMU reads it). Returns @err, or -ECONNRESET if the reply cannot be sent.
+ */
+static int refuse_get(struct vio_vu_be *be, const struct vu_msg *m, int err)
+{
+	struct vhost_user_inflight d = m->payload.inflight;
+	struct vhost_user_header h = { m->hdr.request, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK,
+				       sizeof(d) };
+
+	d.mmap_size = 0;
+	d.mmap_offset = 0;
+	return vu_msg_send(be->sock, &h, &d, NULL, 0) ? -ECONNRESET : err;
+}
+
 int vu_be_get_inflight_fd(struct vio_vu_be *be, struct vu_msg *m)
 {
 	struct vhost_user_inflight d = m->payload.inflight;
@@ -66,20 +82,20 @@ int vu_be_get_inflight_fd(struct vio_vu_be *be, struct vu_msg *m)
 	int fd, r;
 
 	if (inflight_shape_ok(be, &d))
-		return -EINVAL;
+		return refuse_get(be, m, -EINVAL);
 	size = region_size(&d);
 	fd = memfd_create("vio-inflight", MFD_CLOEXEC);
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		return r;
+		return refuse_get(be, m, r);
 	}
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		r = -errno;
 		close(fd);
-		return r;
+		return refuse_get(be, m, r);
 	}
 	d.mmap_size = size;
 	d.mmap_offset = 0;

@@ -482,6 +482,28 @@ static void test_ring_outside_guest_memory_breaks_the_queue(void **state)
 	close(err);
 }
 
+/* Found by fuzz_vhost_user: a refused GET_INFLIGHT_FD got no reply, and the front-end waits for one. */
+static void test_get_inflight_fd_refused_is_answered_with_no_region(void **state)
+{
+	struct fixture *f = *state;
+	struct vhost_user_inflight in = { .num_queues = 0, .queue_size = QSIZE };
+	struct vu_msg m;
+
+	negotiate(f);
+	assert_int_equal(xfer_u64(f, VHOST_USER_SET_PROTOCOL_FEATURES,
+				  VIO_BIT(VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD), NULL, 0), 0);
+	assert_int_equal(xfer(f, VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), NULL, 0), 0);
+	recv_reply(f, &m); /* times out (fails) without a reply */
+	assert_int_equal(m.hdr.size, sizeof(in));
+	assert_int_equal(m.payload.inflight.mmap_size, 0);
+	assert_int_equal(m.nfds, 0);
+	in.num_queues = NQUEUES + 1; /* more queues than offered */
+	assert_int_equal(xfer(f, VHOST_USER_GET_INFLIGHT_FD, &in, sizeof(in), NULL, 0), 0);
+	recv_reply(f, &m);
+	assert_int_equal(m.payload.inflight.mmap_size, 0);
+	assert_int_equal(m.nfds, 0);
+}
+
 /* Found by fuzz_vhost_user: a queue whose ring refused the inflight log was started broken. */
 static void test_inflight_log_refused_breaks_the_queue_before_it_starts(void **state)
 {
@@ -643,6 +665,7 @@ int main(void)
 		T(test_queue_starts_with_kick_and_get_vring_base_stops_it),
 		T(test_disabled_ring_does_not_run),
 		T(test_ring_outside_guest_memory_breaks_the_queue),
+		T(test_get_inflight_fd_refused_is_answered_with_no_region),
 		T(test_inflight_log_refused_breaks_the_queue_before_it_starts),
 		T(test_ring_reconfigured_while_started_is_a_protocol_error),
 		T(test_memory_table_change_stops_and_restarts_running_queues),
