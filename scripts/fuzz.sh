@@ -158,13 +158,12 @@ done
 
 if [ "$update" = 1 ]; then
 	for h in $harnesses; do
-		mkdir -p "$top/fuzz/corpus/$h" "$work/$h/merged"
-		"$build/fuzz/$h" -merge=1 "$work/$h/merged" "$top/fuzz/corpus/$h" "$work/$h/corpus" \
-			>/dev/null 2>&1
-		# Keep the hand-made seeds by name; add what the run found.
-		for f in "$work/$h/merged"/*; do
-			[ -f "$top/fuzz/corpus/$h/$(basename "$f")" ] || cp "$f" "$top/fuzz/corpus/$h/"
-		done
+		mkdir -p "$top/fuzz/corpus/$h"
+		# Into the kept corpus (the seeds keep their names): only the inputs
+		# that reach edges it does not, a greedy set cover on edges alone
+		# (no hit counts), so the corpus stays small.
+		"$build/fuzz/$h" -set_cover_merge=1 -use_counters=0 "$top/fuzz/corpus/$h" \
+			"$work/$h/corpus" >/dev/null 2>&1
 		echo "corpus $h: $(ls "$top/fuzz/corpus/$h" | wc -l) files, $(du -sk "$top/fuzz/corpus/$h" | cut -f1) KiB"
 	done
 fi
