@@ -2,6 +2,8 @@
 # The two commands of a new user: `make demo` and `make check`.
 # Both install what is missing on Debian 12 (apt-get, as root), build, run.
 BUILD ?= build
+# `make bench` builds optimised, apart from the debug build.
+BENCH_BUILD ?= build-bench
 
 .PHONY: all deps build check demo bench clean
 
@@ -21,6 +23,13 @@ check: deps
 
 demo: build
 	python3 tests/e2e/demo.py --vio-blk=$(BUILD)/daemons/vio-blk
+
+# vio-blk against qemu-storage-daemon, alternated rounds: a table and a chart (bench/blk/).
+bench: deps
+	@test -f $(BENCH_BUILD)/build.ninja || meson setup $(BENCH_BUILD) -Dbuildtype=release
+	ninja -C $(BENCH_BUILD)
+	python3 bench/blk/bench.py --vio=$(BENCH_BUILD)/tools/vio \
+		--vio-blk=$(BENCH_BUILD)/daemons/vio-blk --outdir=$(BENCH_BUILD)/bench/blk
 
 clean:
 	rm -rf $(BUILD) build-check-*

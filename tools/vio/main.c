@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "blk", "read", cmd_blk_read, "read a range to a file or stdout" },
 	{ "blk", "write", cmd_blk_write, "write a file or stdin to a range" },
 	{ "blk", "verify", cmd_blk_verify, "write, read back and check a pattern from every queue" },
+	{ "blk", "bench", cmd_blk_bench, "fio-style load: IOPS, bandwidth, latency, CPU" },
 };
 
 static void usage(FILE *f)

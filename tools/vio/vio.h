@@ -141,5 +141,6 @@ int cmd_blk_info(int argc, char **argv);
 int cmd_blk_read(int argc, char **argv);
 int cmd_blk_write(int argc, char **argv);
 int cmd_blk_verify(int argc, char **argv);
+int cmd_blk_bench(int argc, char **argv);
 
 #endif /* VIO_TOOL_VIO_H */

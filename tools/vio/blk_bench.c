@@ -1,0 +1,1072 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * vio blk bench: a fio-style load on a vhost-user-blk back-end, measured from
+ * the driver's side: IOPS, bandwidth, latency percentiles and the client's
+ * CPU time.
+ *
+ * One thread per queue (--numjobs), each keeping --iodepth requests in
+ * flight. Completions are taken in batches with used-buffer notifications
+ * off (vio_blk_drv_wait() re-arms them only before sleeping), the requests
+ * they free are sent again in one go, and the kick eventfd is written only
+ * when the device asked for one (VIRTIO_F_EVENT_IDX). With --poll=USEC a
+ * thread spins that long for a completion before it sleeps.
+ *
+ * Latency is measured from just before the submit call to the completion
+ * callback, into a fixed log-linear histogram per thread and direction
+ * (64 sub-buckets per power of two: under 1.6% error); nothing is allocated
+ * per I/O. The client's CPU time is getrusage(RUSAGE_SELF) over the measured
+ * interval (after --ramp_time).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vio.h"
+
+/* ---- options ------------------------------------------------------------------ */
+
+enum rw_mode { RW_READ, RW_WRITE, RW_RANDREAD, RW_RANDWRITE, RW_RW, RW_RANDRW };
+
+static const struct {
+	const char *name;
+	enum rw_mode mode;
+} rw_names[] = {
+	{ "read", RW_READ }, { "write", RW_WRITE }, { "randread", RW_RANDREAD },
+	{ "randwrite", RW_RANDWRITE }, { "rw", RW_RW }, { "readwrite", RW_RW },
+	{ "randrw", RW_RANDRW },
+};
+
+enum {
+	OPT_RW = OPT_CMD, OPT_RWMIX, OPT_BS, OPT_IODEPTH, OPT_NUMJOBS, OPT_RUNTIME, OPT_SIZE,
+	OPT_OFFSET, OPT_RAMP, OPT_OUTPUT, OPT_POLL, OPT_SEED, OPT_BACKEND_PID,
+};
+
+static const struct option long_options[] = {
+	BLK_COMMON_LONG_OPTIONS,
+	{ "rw", required_argument, NULL, OPT_RW },
+	{ "readwrite", required_argument, NULL, OPT_RW },
+	{ "rwmixread", required_argument, NULL, OPT_RWMIX },
+	{ "bs", required_argument, NULL, OPT_BS },
+	{ "blocksize", required_argument, NULL, OPT_BS },
+	{ "iodepth", required_argument, NULL, OPT_IODEPTH },
+	{ "numjobs", required_argument, NULL, OPT_NUMJOBS },
+	{ "runtime", required_argument, NULL, OPT_RUNTIME },
+	{ "size", required_argument, NULL, OPT_SIZE },
+	{ "offset", required_argument, NULL, OPT_OFFSET },
+	{ "ramp_time", required_argument, NULL, OPT_RAMP },
+	{ "output-format", required_argument, NULL, OPT_OUTPUT },
+	{ "poll", required_argument, NULL, OPT_POLL },
+	{ "randseed", required_argument, NULL, OPT_SEED },
+	{ "backend-pid", required_argument, NULL, OPT_BACKEND_PID },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct bench_opts {
+	struct blk_conn_opts conn;
+	enum rw_mode rw;
+	const char *rw_name;
+	unsigned rwmixread;      /* percent of reads (rw / randrw) */
+	uint64_t bs;
+	unsigned iodepth;
+	unsigned numjobs;
+	double runtime, ramp;    /* seconds */
+	uint64_t size, offset;   /* the region; size 0: to the end */
+	bool json;
+	uint64_t poll_ns;        /* spin this long for a completion before sleeping */
+	uint64_t seed;
+	int backend_pid;         /* 0: none; else its CPU time is reported too */
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vio blk bench SOCKET [--rw=MODE] [--bs=BYTES] [--iodepth=N] [--numjobs=N]\n"
+		"                            [--runtime=SEC] [options]\n"
+		"Drives the device with a fio-style load for a time and prints IOPS,\n"
+		"bandwidth, latency percentiles and the client's CPU use. Writes DESTROY the\n"
+		"data in the region.\n\n"
+		"  --rw=MODE               read, write, randread (default), randwrite,\n"
+		"                          rw (readwrite), randrw\n"
+		"  --rwmixread=PERCENT     reads among rw / randrw I/Os (default 50)\n"
+		"  --bs=BYTES              bytes per I/O (default 4k; K/M/G suffixes)\n"
+		"  --iodepth=N             I/Os in flight per queue (default 1)\n"
+		"  --numjobs=N             queues, one thread each (default 1)\n"
+		"  --runtime=SECONDS       measured time (default 10; fractions allowed)\n"
+		"  --ramp_time=SECONDS     run this long before measuring (default 0)\n"
+		"  --size=BYTES            the region's length (default: to the end)\n"
+		"  --offset=BYTES          the region's start (default 0)\n"
+		"  --randseed=N            seed of the random offsets (default 0)\n"
+		"  --poll=USEC             spin up to USEC for a completion before sleeping\n"
+		"                          (default 0: sleep on the call eventfd at once)\n"
+		"  --output-format=FMT     normal (default) or json (fio's key names)\n"
+		"  --backend-pid=PID       also report the CPU time of process PID (the\n"
+		"                          back-end) over the measured interval\n"
+		"%s",
+		blk_common_help);
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || (*end && strcmp(end, "s")) || !(v >= 0) || v > 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Returns 0 to go on, 1 for --help (printed), EXIT_USAGE on an error. */
+static int parse(int argc, char **argv, struct bench_opts *o)
+{
+	uint64_t v;
+	size_t i;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_RW:
+			for (i = 0; i < sizeof(rw_names) / sizeof(rw_names[0]); i++)
+				if (!strcmp(optarg, rw_names[i].name))
+					break;
+			if (i == sizeof(rw_names) / sizeof(rw_names[0]))
+				goto bad;
+			o->rw = rw_names[i].mode;
+			o->rw_name = rw_names[i].name;
+			continue;
+		case OPT_RWMIX:
+			if (parse_uint(optarg, 0, 100, &v))
+				goto bad;
+			o->rwmixread = (unsigned)v;
+			continue;
+		case OPT_BS:
+			if (parse_size(optarg, &v) || v == 0 || v % 512 || v > (1u << 30))
+				goto bad;
+			o->bs = v;
+			continue;
+		case OPT_IODEPTH:
+			if (parse_uint(optarg, 1, 32768, &v))
+				goto bad;
+			o->iodepth = (unsigned)v;
+			continue;
+		case OPT_NUMJOBS:
+			if (parse_uint(optarg, 1, 256, &v))
+				goto bad;
+			o->numjobs = (unsigned)v;
+			continue;
+		case OPT_RUNTIME:
+			if (parse_seconds(optarg, &o->runtime) || o->runtime <= 0)
+				goto bad;
+			continue;
+		case OPT_RAMP:
+			if (parse_seconds(optarg, &o->ramp))
+				goto bad;
+			continue;
+		case OPT_SIZE:
+			if (parse_size(optarg, &o->size) || o->size == 0)
+				goto bad;
+			continue;
+		case OPT_OFFSET:
+			if (parse_size(optarg, &o->offset))
+				goto bad;
+			continue;
+		case OPT_SEED:
+			if (parse_uint(optarg, 0, UINT64_MAX, &o->seed))
+				goto bad;
+			continue;
+		case OPT_POLL:
+			if (parse_uint(optarg, 0, 1000000, &v))
+				goto bad;
+			o->poll_ns = v * 1000;
+			continue;
+		case OPT_BACKEND_PID:
+			if (parse_uint(optarg, 1, INT32_MAX, &v))
+				goto bad;
+			o->backend_pid = (int)v;
+			continue;
+		case OPT_OUTPUT:
+			if (!strcmp(optarg, "json"))
+				o->json = true;
+			else if (!strcmp(optarg, "normal"))
+				o->json = false;
+			else
+				goto bad;
+			continue;
+		case OPT_NUM_QUEUES: /* the shared spelling of --numjobs */
+			if (parse_uint(optarg, 1, 256, &v))
+				goto bad;
+			o->numjobs = (unsigned)v;
+			continue;
+		}
+		r = blk_common_option(c, optarg, &o->conn);
+		if (r == 1) {
+			usage(stdout);
+			return 1;
+		}
+		if (r) {
+			if (r == -2)
+				usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	return blk_take_socket(argc, argv, &o->conn) ? EXIT_USAGE : 0;
+bad:
+	errmsg("invalid value '%s' for --%s", optarg,
+	       c == OPT_RW ? "rw (read, write, randread, randwrite, rw, randrw)" :
+	       c == OPT_RWMIX ? "rwmixread (0..100)" :
+	       c == OPT_BS ? "bs (a multiple of 512, up to 1G)" :
+	       c == OPT_IODEPTH ? "iodepth (1..32768)" :
+	       c == OPT_NUMJOBS || c == OPT_NUM_QUEUES ? "numjobs (1..256)" :
+	       c == OPT_RUNTIME ? "runtime (seconds, > 0)" :
+	       c == OPT_RAMP ? "ramp_time (seconds)" :
+	       c == OPT_POLL ? "poll (microseconds, up to 1000000)" :
+	       c == OPT_OUTPUT ? "output-format (normal, json)" :
+	       c == OPT_SEED ? "randseed" : c == OPT_BACKEND_PID ? "backend-pid" : c == OPT_SIZE ? "size (> 0)" : "offset");
+	return EXIT_USAGE;
+}
+
+/* ---- latency histogram -------------------------------------------------------- */
+
+/*
+ * Log-linear: values below 2^HIST_SUB_BITS have a bucket each; above, each
+ * power of two is cut into 2^HIST_SUB_BITS equal buckets.
+ */
+#define HIST_SUB_BITS 6u
+#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS ((64u - HIST_SUB_BITS + 1u) * HIST_SUB)
+
+struct lat_stats {
+	uint64_t n, min, max;
+	double sum, sumsq;
+	uint64_t bytes;
+	uint64_t hist[HIST_BUCKETS];
+};
+
+static unsigned hist_index(uint64_t v)
+{
+	unsigned msb, shift;
+
+	if (v < HIST_SUB)
+		return (unsigned)v;
+	msb = 63u - (unsigned)__builtin_clzll(v);
+	shift = msb - HIST_SUB_BITS;
+	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
+}
+
+/* The middle of bucket @i. */
+static uint64_t hist_value(unsigned i)
+{
+	unsigned shift;
+	uint64_t low;
+
+	if (i < HIST_SUB)
+		return i;
+	shift = i / HIST_SUB - 1;
+	low = (uint64_t)(HIST_SUB + i % HIST_SUB) << shift;
+	return low + (((uint64_t)1 << shift) - 1) / 2;
+}
+
+static void lat_reset(struct lat_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->min = UINT64_MAX;
+}
+
+static inline void lat_add(struct lat_stats *s, uint64_t ns, uint64_t bytes)
+{
+	double d = (double)ns;
+
+	s->n++;
+	s->bytes += bytes;
+	s->min = ns < s->min ? ns : s->min;
+	s->max = ns > s->max ? ns : s->max;
+	s->sum += d;
+	s->sumsq += d * d;
+	s->hist[hist_index(ns)]++;
+}
+
+static void lat_merge(struct lat_stats *to, const struct lat_stats *from)
+{
+	to->n += from->n;
+	to->bytes += from->bytes;
+	to->min = from->min < to->min ? from->min : to->min;
+	to->max = from->max > to->max ? from->max : to->max;
+	to->sum += from->sum;
+	to->sumsq += from->sumsq;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		to->hist[i] += from->hist[i];
+}
+
+/* The value at percentile @p (0..100], as fio: the first bucket reaching ceil(p% of n). */
+static uint64_t lat_percentile(const struct lat_stats *s, double p)
+{
+	uint64_t rank = (uint64_t)ceil(p / 100.0 * (double)s->n), seen = 0;
+
+	if (!s->n)
+		return 0;
+	rank = rank ? rank : 1;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += s->hist[i];
+		if (seen >= rank) {
+			uint64_t v = hist_value(i);
+
+			/* The histogram's resolution, but never outside what was seen. */
+			return v < s->min ? s->min : v > s->max ? s->max : v;
+		}
+	}
+	return s->max;
+}
+
+static double lat_mean(const struct lat_stats *s)
+{
+	return s->n ? s->sum / (double)s->n : 0;
+}
+
+static double lat_stddev(const struct lat_stats *s)
+{
+	double m, var;
+
+	if (s->n < 2)
+		return 0;
+	m = lat_mean(s);
+	var = (s->sumsq - (double)s->n * m * m) / (double)(s->n - 1);
+	return var > 0 ? sqrt(var) : 0;
+}
+
+/* ---- the jobs ------------------------------------------------------------------- */
+
+enum phase { PHASE_RAMP, PHASE_MEASURE, PHASE_STOP };
+
+struct job;
+
+struct io_slot {
+	struct vio_blk_req req;
+	struct job *job;
+	uint8_t *buf;
+	uint64_t off;
+	uint64_t t0;      /* ns, at submit */
+	bool write;
+};
+
+struct bench;
+
+struct job {
+	struct bench *b;
+	unsigned index;
+	struct vio_blk_drv_queue *q;
+	pthread_t tid;
+	bool started;
+	struct io_slot *slots;
+	struct io_slot **ready; /* completed, to be sent again */
+	unsigned nready;
+	uint8_t *bufs;
+	uint64_t rng;
+	uint64_t seq;           /* sequential modes: the next offset, region-relative */
+	bool measuring;         /* stats were reset at the start of the measurement */
+	struct lat_stats st[2]; /* [0] reads, [1] writes */
+	/* For the progress display (relaxed; written by this job only). */
+	_Atomic uint64_t ios[2], bytes[2];
+	int error;              /* the first failure (reported) */
+};
+
+struct bench {
+	struct bench_opts o;
+	struct blk_dev d;
+	struct job *jobs;
+	uint64_t region_off, region_len, nblocks;
+	_Atomic int phase;
+	atomic_bool failed;
+};
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*: fast, and good enough to pick offsets. */
+static inline uint64_t rnd(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+/* A uniform number below @n (Lemire's multiply-shift; the bias is below 2^-32 for our n). */
+static inline uint64_t rnd_below(uint64_t *s, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)rnd(s) * n) >> 64);
+}
+
+static void job_fail(struct job *j, int err)
+{
+	if (!j->error)
+		j->error = err;
+	atomic_store(&j->b->failed, true);
+}
+
+static void io_done(struct vio_blk_req *req)
+{
+	struct io_slot *s = (struct io_slot *)req; /* req is the first member */
+	struct job *j = s->job;
+	int phase;
+
+	if (req->result) {
+		errmsg("queue %u: %s of %" PRIu64 " bytes at offset %" PRIu64 " failed: %s", j->index,
+		       s->write ? "write" : "read", j->b->o.bs, s->off, strerror(-req->result));
+		job_fail(j, req->result);
+		return;
+	}
+	phase = atomic_load_explicit(&j->b->phase, memory_order_relaxed);
+	if (phase == PHASE_MEASURE && !j->measuring) {
+		lat_reset(&j->st[0]);
+		lat_reset(&j->st[1]);
+		j->measuring = true;
+	}
+	if (phase == PHASE_MEASURE)
+		lat_add(&j->st[s->write], now_ns() - s->t0, j->b->o.bs);
+	atomic_store_explicit(&j->ios[s->write], j->ios[s->write] + 1, memory_order_relaxed);
+	atomic_store_explicit(&j->bytes[s->write], j->bytes[s->write] + j->b->o.bs,
+			      memory_order_relaxed);
+	j->ready[j->nready++] = s;
+}
+
+static bool is_write(struct job *j)
+{
+	const struct bench_opts *o = &j->b->o;
+
+	switch (o->rw) {
+	case RW_WRITE:
+	case RW_RANDWRITE:
+		return true;
+	case RW_RW:
+	case RW_RANDRW:
+		return rnd_below(&j->rng, 100) >= o->rwmixread;
+	default:
+		return false;
+	}
+}
+
+static uint64_t next_offset(struct job *j)
+{
+	struct bench *b = j->b;
+	uint64_t off;
+
+	if (b->o.rw == RW_RANDREAD || b->o.rw == RW_RANDWRITE || b->o.rw == RW_RANDRW)
+		return b->region_off + rnd_below(&j->rng, b->nblocks) * b->o.bs;
+	off = j->seq;
+	j->seq += b->o.bs;
+	if (j->seq + b->o.bs > b->nblocks * b->o.bs)
+		j->seq = 0;
+	return b->region_off + off;
+}
+
+/* Sends slot @s with a new offset and direction. */
+static int send(struct job *j, struct io_slot *s)
+{
+	int r;
+
+	s->write = is_write(j);
+	s->off = next_offset(j);
+	s->req.done = io_done;
+	s->t0 = now_ns();
+	r = s->write ? vio_blk_drv_write(j->q, &s->req, s->off, s->buf, j->b->o.bs)
+		     : vio_blk_drv_read(j->q, &s->req, s->off, s->buf, j->b->o.bs);
+	if (r) {
+		errmsg("queue %u: cannot submit a %s at offset %" PRIu64 ": %s", j->index,
+		       s->write ? "write" : "read", s->off, strerror(-r));
+		job_fail(j, r);
+	}
+	return r;
+}
+
+static bool stopping(struct job *j)
+{
+	return atomic_load_explicit(&j->b->phase, memory_order_relaxed) == PHASE_STOP ||
+	       atomic_load_explicit(&j->b->failed, memory_order_relaxed);
+}
+
+/* Takes completions: spins up to poll_ns, then sleeps. Returns how many, or -errno. */
+static int take(struct job *j, uint64_t *last_progress)
+{
+	uint64_t poll_ns = j->b->o.poll_ns;
+	int n = vio_blk_drv_poll(j->q);
+
+	if (n == 0 && poll_ns) {
+		uint64_t until = now_ns() + poll_ns;
+
+		do
+			n = vio_blk_drv_poll(j->q);
+		while (n == 0 && now_ns() < until);
+	}
+	if (n == 0)
+		n = vio_blk_drv_wait(j->q, 100);
+	if (n > 0) {
+		*last_progress = now_ns();
+	} else if (n == 0 && vio_blk_drv_inflight(j->q) &&
+		   now_ns() - *last_progress > (uint64_t)j->b->o.conn.timeout_ms * 1000000ull) {
+		errmsg("queue %u: no completion within %d s (the back-end is stuck)", j->index,
+		       j->b->o.conn.timeout_ms / 1000);
+		return -ETIMEDOUT;
+	}
+	return n;
+}
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	uint64_t last = now_ns();
+	int n;
+
+	for (unsigned i = 0; i < j->b->o.iodepth; i++)
+		if (send(j, &j->slots[i]))
+			break;
+	while (!stopping(j)) {
+		n = take(j, &last);
+		if (n < 0) {
+			job_fail(j, n);
+			break;
+		}
+		/* Send again what completed, as one batch. */
+		while (j->nready && !stopping(j))
+			if (send(j, j->ready[--j->nready]))
+				break;
+	}
+	/* Let what is out complete (not counted), up to the timeout. */
+	while (vio_blk_drv_inflight(j->q) && vio_blk_drv_queue_error(j->q) == 0) {
+		n = take(j, &last);
+		if (n < 0)
+			break;
+	}
+	if (vio_blk_drv_inflight(j->q)) {
+		for (unsigned i = 0; i < j->b->o.iodepth; i++)
+			vio_blk_drv_abandon(j->q, &j->slots[i].req);
+		job_fail(j, -ETIMEDOUT);
+	}
+	return NULL;
+}
+
+/* ---- set-up ----------------------------------------------------------------------- */
+
+static int plan_region(struct bench *b)
+{
+	const struct vio_blk_drv_info *in = b->d.info;
+	uint64_t cap = in->capacity * VIRTIO_BLK_SECTOR_SIZE, len;
+
+	if (b->o.bs % in->blk_size || b->o.offset % in->blk_size) {
+		errmsg("--bs=%" PRIu64 " and --offset=%" PRIu64 " must be multiples of the block "
+		       "size (%u)", b->o.bs, b->o.offset, in->blk_size);
+		return -1;
+	}
+	if (b->o.offset >= cap) {
+		errmsg("--offset=%" PRIu64 " is past the end of the device (%" PRIu64 " bytes)",
+		       b->o.offset, cap);
+		return -1;
+	}
+	len = b->o.size ? b->o.size : cap - b->o.offset;
+	if (len > cap - b->o.offset) {
+		errmsg("the region [%" PRIu64 ", +%" PRIu64 ") is past the end of the device "
+		       "(%" PRIu64 " bytes)", b->o.offset, len, cap);
+		return -1;
+	}
+	if (len < b->o.bs) {
+		errmsg("the region (%" PRIu64 " bytes) is smaller than --bs=%" PRIu64, len, b->o.bs);
+		return -1;
+	}
+	b->region_off = b->o.offset;
+	b->nblocks = len / b->o.bs;
+	b->region_len = b->nblocks * b->o.bs;
+	if ((b->o.rw != RW_READ && b->o.rw != RW_RANDREAD) &&
+	    vio_has_feature(in->features, VIRTIO_BLK_F_RO)) {
+		errmsg("the device is read-only (VIRTIO_BLK_F_RO)");
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_job(struct bench *b, struct job *j, unsigned index)
+{
+	unsigned depth = b->o.iodepth;
+	uint64_t fill = b->o.seed ^ 0x9e3779b97f4a7c15ull ^ index;
+
+	j->b = b;
+	j->index = index;
+	j->q = vio_blk_drv_queue(b->d.drv, (uint16_t)index);
+	j->slots = calloc(depth, sizeof(j->slots[0]));
+	j->ready = calloc(depth, sizeof(j->ready[0]));
+	j->bufs = vio_blk_drv_buf_alloc(b->d.drv, (size_t)depth * b->o.bs);
+	if (!j->slots || !j->ready || !j->bufs) {
+		errmsg("out of memory for %u buffers of %" PRIu64 " bytes", depth, b->o.bs);
+		return -1;
+	}
+	/* Written data: incompressible, not zeroes. */
+	fill = fill ? fill : 1;
+	for (size_t i = 0; i + 8 <= (size_t)depth * b->o.bs; i += 8) {
+		uint64_t v = rnd(&fill);
+
+		memcpy(j->bufs + i, &v, 8);
+	}
+	for (unsigned i = 0; i < depth; i++) {
+		j->slots[i].job = j;
+		j->slots[i].buf = j->bufs + (size_t)i * b->o.bs;
+	}
+	j->rng = (b->o.seed + 1) * 0x9e3779b97f4a7c15ull + index * 0xbf58476d1ce4e5b9ull;
+	j->rng = j->rng ? j->rng : 1;
+	/* Sequential jobs start spread over the region (and wrap around). */
+	j->seq = b->nblocks / b->o.numjobs * index * b->o.bs;
+	lat_reset(&j->st[0]);
+	lat_reset(&j->st[1]);
+	return 0;
+}
+
+static void free_jobs(struct bench *b)
+{
+	if (!b->jobs)
+		return;
+	for (unsigned i = 0; i < b->o.numjobs; i++) {
+		struct job *j = &b->jobs[i];
+
+		/* Buffers of abandoned requests stay the device's until the close. */
+		if (j->bufs && !j->error)
+			vio_blk_drv_buf_free(b->d.drv, j->bufs);
+		free(j->slots);
+		free(j->ready);
+	}
+	free(b->jobs);
+	b->jobs = NULL;
+}
+
+/* ---- running ---------------------------------------------------------------------- */
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+struct cpu_sample {
+	uint64_t t;            /* ns, monotonic */
+	uint64_t user, sys;    /* ns */
+	uint64_t ctx;          /* context switches */
+	uint64_t be_user, be_sys; /* ns, the back-end's (--backend-pid) */
+	bool be_ok;
+};
+
+static int backend_pid;
+
+/* utime and stime of process @pid from /proc/PID/stat (all its threads, clock ticks). */
+static bool proc_cpu(int pid, uint64_t *user, uint64_t *sys)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the command name may hold anything */
+	/* Fields 3..15 after the name: state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime. */
+	if (!p || hz <= 0 || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				    &ut, &st) != 2)
+		return false;
+	*user = ut * (1000000000ull / (uint64_t)hz);
+	*sys = st * (1000000000ull / (uint64_t)hz);
+	return true;
+}
+
+static void sample(struct cpu_sample *c)
+{
+	struct rusage ru;
+
+	c->be_ok = backend_pid && proc_cpu(backend_pid, &c->be_user, &c->be_sys);
+
+	getrusage(RUSAGE_SELF, &ru);
+	c->t = now_ns();
+	c->user = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000;
+	c->sys = (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000;
+	c->ctx = (uint64_t)ru.ru_nvcsw + (uint64_t)ru.ru_nivcsw;
+}
+
+/* Sleeps until @until (ns) unless interrupted; false when interrupted or failed. */
+static bool sleep_until(struct bench *b, uint64_t until)
+{
+	while (!interrupted && !atomic_load(&b->failed)) {
+		uint64_t t = now_ns();
+		struct timespec ts;
+
+		if (t >= until)
+			return true;
+		t = until - t;
+		if (t > 100000000ull)
+			t = 100000000ull; /* look at the flags every 100 ms */
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)t;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static void sum_progress(struct bench *b, uint64_t ios[2], uint64_t bytes[2])
+{
+	ios[0] = ios[1] = bytes[0] = bytes[1] = 0;
+	for (unsigned i = 0; i < b->o.numjobs; i++)
+		for (int d = 0; d < 2; d++) {
+			ios[d] += atomic_load_explicit(&b->jobs[i].ios[d], memory_order_relaxed);
+			bytes[d] += atomic_load_explicit(&b->jobs[i].bytes[d], memory_order_relaxed);
+		}
+}
+
+/* "123.4k" style, as fio prints IOPS. */
+static void fmt_count(char *out, size_t n, double v)
+{
+	if (v >= 1e9)
+		snprintf(out, n, "%.1fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(out, n, "%.1fM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(out, n, "%.1fk", v / 1e3);
+	else
+		snprintf(out, n, "%.0f", v);
+}
+
+static void fmt_bw(char *out, size_t n, double bytes_per_s)
+{
+	double mib = bytes_per_s / (1024.0 * 1024.0);
+
+	if (mib >= 1024)
+		snprintf(out, n, "%.2fGiB/s", mib / 1024);
+	else if (mib >= 1)
+		snprintf(out, n, "%.1fMiB/s", mib);
+	else
+		snprintf(out, n, "%.1fKiB/s", bytes_per_s / 1024);
+}
+
+/* One line, rewritten in place: rates of the last interval and the time left. */
+static void progress(struct bench *b, uint64_t prev_ios[2], uint64_t prev_bytes[2],
+		     uint64_t dt_ns, uint64_t left_ns, bool ramp)
+{
+	uint64_t ios[2], bytes[2];
+	char r[16], w[16], br[24], bw[24];
+	double s = (double)dt_ns / 1e9;
+
+	sum_progress(b, ios, bytes);
+	fmt_count(r, sizeof(r), (double)(ios[0] - prev_ios[0]) / s);
+	fmt_count(w, sizeof(w), (double)(ios[1] - prev_ios[1]) / s);
+	fmt_bw(br, sizeof(br), (double)(bytes[0] - prev_bytes[0]) / s);
+	fmt_bw(bw, sizeof(bw), (double)(bytes[1] - prev_bytes[1]) / s);
+	printf("\r%s[r=%s,w=%s][r=%s,w=%s IOPS][eta %02" PRIu64 "m:%02" PRIu64 "s]\033[K",
+	       ramp ? "(ramp) " : "", br, bw, r, w, (uint64_t)(left_ns / 60000000000ull),
+	       (uint64_t)(left_ns / 1000000000ull % 60));
+	fflush(stdout);
+	memcpy(prev_ios, ios, sizeof(ios));
+	memcpy(prev_bytes, bytes, sizeof(bytes));
+}
+
+/* Runs the ramp and the measurement; fills *t0 / *t1 (the measured interval). */
+static void run_clock(struct bench *b, bool show, struct cpu_sample *c0, struct cpu_sample *c1)
+{
+	uint64_t start = now_ns();
+	uint64_t measure_at = start + (uint64_t)(b->o.ramp * 1e9);
+	uint64_t end = measure_at + (uint64_t)(b->o.runtime * 1e9);
+	uint64_t prev_ios[2] = { 0 }, prev_bytes[2] = { 0 }, last = start;
+	bool measuring = measure_at == start;
+
+	if (measuring) {
+		atomic_store(&b->phase, PHASE_MEASURE);
+		sample(c0);
+	}
+	for (;;) {
+		uint64_t target = measuring ? end : measure_at;
+		uint64_t next = show ? last + 1000000000ull : target;
+		uint64_t t;
+
+		if (!sleep_until(b, next < target ? next : target))
+			break;
+		t = now_ns();
+		if (!measuring && t >= measure_at) {
+			atomic_store(&b->phase, PHASE_MEASURE);
+			sample(c0);
+			measuring = true;
+		} else if (measuring && t >= end) {
+			break;
+		}
+		if (show && t >= next) {
+			progress(b, prev_ios, prev_bytes, t - last, end > t ? end - t : 0, !measuring);
+			last = t;
+		}
+	}
+	sample(c1);
+	atomic_store(&b->phase, PHASE_STOP);
+	if (!measuring)
+		*c0 = *c1; /* interrupted in the ramp: nothing measured */
+	if (show) {
+		printf("\r\033[K");
+		fflush(stdout);
+	}
+}
+
+/* ---- reporting -------------------------------------------------------------------- */
+
+static const double pcts[] = { 1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95,
+			       99, 99.5, 99.9, 99.95, 99.99 };
+
+struct result {
+	struct lat_stats st[2];
+	double secs;
+	struct cpu_sample c0, c1;
+};
+
+static void print_dir_normal(const char *name, const struct lat_stats *s, double secs)
+{
+	char iops[16], bw[24];
+	double bps = secs > 0 ? (double)s->bytes / secs : 0;
+
+	if (!s->n)
+		return;
+	fmt_count(iops, sizeof(iops), (double)s->n / secs);
+	fmt_bw(bw, sizeof(bw), bps);
+	printf("  %5s: IOPS=%s, BW=%s (%.1fMB/s)(%.1fMiB/%.0fmsec)\n", name, iops, bw, bps / 1e6,
+	       (double)s->bytes / (1024.0 * 1024.0), secs * 1000);
+	printf("    lat (nsec): min=%" PRIu64 ", max=%" PRIu64 ", avg=%.0f, stdev=%.0f\n", s->min,
+	       s->max, lat_mean(s), lat_stddev(s));
+	printf("    lat percentiles (nsec): p50=%" PRIu64 ", p99=%" PRIu64 ", p99.9=%" PRIu64 "\n",
+	       lat_percentile(s, 50), lat_percentile(s, 99), lat_percentile(s, 99.9));
+}
+
+/* The back-end's CPU time over the interval, percent of one CPU; false without it. */
+static bool backend_cpu(const struct result *res, double *usr, double *sys)
+{
+	if (!res->c0.be_ok || !res->c1.be_ok || res->secs <= 0)
+		return false;
+	*usr = (double)(res->c1.be_user - res->c0.be_user) / 1e7 / res->secs;
+	*sys = (double)(res->c1.be_sys - res->c0.be_sys) / 1e7 / res->secs;
+	return true;
+}
+
+static void print_normal(const struct bench *b, const struct result *res)
+{
+	const struct bench_opts *o = &b->o;
+	double cpu_s = (double)(res->c1.user - res->c0.user + res->c1.sys - res->c0.sys) / 1e9;
+	uint64_t ios = res->st[0].n + res->st[1].n;
+	double usr, sys;
+
+	printf("vio blk bench: rw=%s, bs=%" PRIu64 ", iodepth=%u, numjobs=%u, region=[%" PRIu64
+	       ", +%" PRIu64 ")\n", o->rw_name, o->bs, o->iodepth, o->numjobs, b->region_off,
+	       b->region_len);
+	print_dir_normal("read", &res->st[0], res->secs);
+	print_dir_normal("write", &res->st[1], res->secs);
+	printf("  cpu: usr=%.2f%%, sys=%.2f%%, ctx=%" PRIu64 ", %.0f ns per I/O\n",
+	       res->secs > 0 ? (double)(res->c1.user - res->c0.user) / 1e7 / res->secs : 0,
+	       res->secs > 0 ? (double)(res->c1.sys - res->c0.sys) / 1e7 / res->secs : 0,
+	       res->c1.ctx - res->c0.ctx, ios ? cpu_s * 1e9 / (double)ios : 0);
+	if (backend_cpu(res, &usr, &sys))
+		printf("  back-end (pid %d): usr=%.2f%%, sys=%.2f%%, %.0f ns per I/O\n", o->backend_pid,
+		       usr, sys, ios ? (usr + sys) / 100 * res->secs * 1e9 / (double)ios : 0);
+}
+
+static void json_lat(const char *key, const struct lat_stats *s, bool percentiles)
+{
+	printf("        \"%s\" : {\n          \"min\" : %" PRIu64 ",\n          \"max\" : %" PRIu64
+	       ",\n          \"mean\" : %f,\n          \"stddev\" : %f,\n          \"N\" : %" PRIu64,
+	       key, s->n ? s->min : 0, s->max, lat_mean(s), lat_stddev(s), s->n);
+	if (percentiles) {
+		printf(",\n          \"percentile\" : {\n");
+		for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
+			printf("            \"%f\" : %" PRIu64 "%s\n", pcts[i],
+			       lat_percentile(s, pcts[i]),
+			       i + 1 < sizeof(pcts) / sizeof(pcts[0]) ? "," : "");
+		printf("          }");
+	}
+	printf("\n        },\n");
+}
+
+static void json_dir(const char *name, const struct lat_stats *s, double secs, bool last)
+{
+	double bps = secs > 0 ? (double)s->bytes / secs : 0;
+
+	printf("      \"%s\" : {\n", name);
+	printf("        \"io_bytes\" : %" PRIu64 ",\n        \"io_kbytes\" : %" PRIu64 ",\n"
+	       "        \"bw_bytes\" : %.0f,\n        \"bw\" : %.0f,\n        \"iops\" : %f,\n"
+	       "        \"runtime\" : %.0f,\n        \"total_ios\" : %" PRIu64 ",\n"
+	       "        \"short_ios\" : 0,\n        \"drop_ios\" : 0,\n",
+	       s->bytes, s->bytes / 1024, bps, bps / 1024, secs > 0 ? (double)s->n / secs : 0,
+	       secs * 1000, s->n);
+	/* Submission is not timed apart: completion latency is the whole latency. */
+	json_lat("clat_ns", s, true);
+	json_lat("lat_ns", s, false);
+	printf("        \"bw_mean\" : %.0f\n      }%s\n", bps / 1024, last ? "" : ",");
+}
+
+static void print_json(const struct bench *b, const struct result *res)
+{
+	const struct bench_opts *o = &b->o;
+	double usr = res->secs > 0 ? (double)(res->c1.user - res->c0.user) / 1e7 / res->secs : 0;
+	double sys = res->secs > 0 ? (double)(res->c1.sys - res->c0.sys) / 1e7 / res->secs : 0;
+	uint64_t ios = res->st[0].n + res->st[1].n;
+	struct lat_stats none;
+
+	lat_reset(&none);
+	printf("{\n  \"fio version\" : \"vio-%s\",\n  \"timestamp\" : %lld,\n", VIO_VERSION,
+	       (long long)time(NULL));
+	printf("  \"global options\" : {\n    \"rw\" : \"%s\",\n    \"bs\" : \"%" PRIu64 "\",\n"
+	       "    \"iodepth\" : \"%u\",\n    \"numjobs\" : \"%u\",\n    \"runtime\" : \"%g\",\n"
+	       "    \"ramp_time\" : \"%g\",\n    \"size\" : \"%" PRIu64 "\",\n"
+	       "    \"offset\" : \"%" PRIu64 "\",\n    \"rwmixread\" : \"%u\",\n"
+	       "    \"ioengine\" : \"vio\",\n    \"filename\" : \"%s\"\n  },\n",
+	       o->rw_name, o->bs, o->iodepth, o->numjobs, o->runtime, o->ramp, b->region_len,
+	       b->region_off, o->rwmixread, o->conn.socket);
+	printf("  \"jobs\" : [\n    {\n      \"jobname\" : \"vio\",\n      \"groupid\" : 0,\n"
+	       "      \"error\" : %d,\n      \"elapsed\" : %.0f,\n      \"job_runtime\" : %.0f,\n",
+	       atomic_load(&b->failed) ? 1 : 0, o->ramp + res->secs, res->secs * 1000);
+	json_dir("read", &res->st[0], res->secs, false);
+	json_dir("write", &res->st[1], res->secs, false);
+	json_dir("trim", &none, res->secs, true);
+	printf("      ,\n      \"usr_cpu\" : %f,\n      \"sys_cpu\" : %f,\n"
+	       "      \"ctx\" : %" PRIu64 ",\n      \"majf\" : 0,\n      \"minf\" : 0\n    }\n  ]",
+	       usr, sys, res->c1.ctx - res->c0.ctx);
+	/* Not fio's: the back-end's CPU time (--backend-pid), percent of one CPU. */
+	if (backend_cpu(res, &usr, &sys))
+		printf(",\n  \"backend\" : {\n    \"pid\" : %d,\n    \"usr_cpu\" : %f,\n"
+		       "    \"sys_cpu\" : %f,\n    \"cpu_ns_per_io\" : %f\n  }", o->backend_pid, usr,
+		       sys, ios ? (usr + sys) / 100 * res->secs * 1e9 / (double)ios : 0);
+	printf("\n}\n");
+}
+
+/* ---- the command ------------------------------------------------------------------ */
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 4;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static int start_jobs(struct bench *b)
+{
+	sigset_t all, old;
+	int err = 0;
+
+	/* Signals are the main thread's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < b->o.numjobs && !err; i++) {
+		err = pthread_create(&b->jobs[i].tid, NULL, job_main, &b->jobs[i]);
+		if (!err)
+			b->jobs[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		errmsg("cannot start a thread: %s", strerror(err));
+		atomic_store(&b->failed, true);
+	}
+	return err ? -1 : 0;
+}
+
+static void collect(struct bench *b, struct result *res)
+{
+	lat_reset(&res->st[0]);
+	lat_reset(&res->st[1]);
+	for (unsigned i = 0; i < b->o.numjobs; i++) {
+		struct job *j = &b->jobs[i];
+
+		if (j->started)
+			pthread_join(j->tid, NULL);
+		if (j->measuring) {
+			lat_merge(&res->st[0], &j->st[0]);
+			lat_merge(&res->st[1], &j->st[1]);
+		}
+	}
+	res->secs = (double)(res->c1.t - res->c0.t) / 1e9;
+}
+
+int cmd_blk_bench(int argc, char **argv)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct result *res = calloc(1, sizeof(*res));
+	int r = b && res ? 0 : -1;
+
+	if (r) {
+		errmsg("out of memory");
+		free(b);
+		free(res);
+		return 1;
+	}
+	b->o = (struct bench_opts){ .conn = { .timeout_ms = 30000 }, .rw = RW_RANDREAD,
+				    .rw_name = "randread", .rwmixread = 50, .bs = 4096,
+				    .iodepth = 1, .numjobs = 1, .runtime = 10 };
+	r = parse(argc, argv, &b->o);
+	if (r) {
+		free(b);
+		free(res);
+		return r == 1 ? 0 : r;
+	}
+	if (!b->o.conn.queue_size && b->o.iodepth > VIO_BLK_DRV_QUEUE_SIZE)
+		b->o.conn.queue_size = pow2_at_least(b->o.iodepth);
+	b->o.conn.num_queues = (uint16_t)b->o.numjobs;
+	if (blk_open(&b->d, &b->o.conn, (uint16_t)b->o.numjobs,
+		     (size_t)b->o.iodepth * b->o.bs + (64u << 10))) {
+		free(b);
+		free(res);
+		return 1;
+	}
+	r = plan_region(b);
+	b->jobs = r ? NULL : calloc(b->o.numjobs, sizeof(b->jobs[0]));
+	if (!r && !b->jobs) {
+		errmsg("out of memory");
+		r = -1;
+	}
+	for (unsigned i = 0; !r && i < b->o.numjobs; i++)
+		r = setup_job(b, &b->jobs[i], i);
+	backend_pid = b->o.backend_pid;
+	if (!r) {
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		atomic_store(&b->phase, PHASE_RAMP);
+		if (!start_jobs(b))
+			run_clock(b, !b->o.json && isatty(STDOUT_FILENO), &res->c0, &res->c1);
+		else
+			atomic_store(&b->phase, PHASE_STOP);
+		collect(b, res);
+		if (interrupted)
+			errmsg("interrupted: results of the %.1f s measured", res->secs);
+		if (b->o.json)
+			print_json(b, res);
+		else
+			print_normal(b, res);
+		r = atomic_load(&b->failed) ? -1 : 0;
+	}
+	free_jobs(b);
+	blk_close(&b->d);
+	free(b);
+	free(res);
+	return r ? 1 : 0;
+}
