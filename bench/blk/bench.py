@@ -180,13 +180,20 @@ def run(args):
                                    '--log-level=warn'],
                        f'{fs.dir}/vio.sock', os.path.join(args.outdir, 'vio-blk.log'))
         backends.append(ours)
-        theirs = Backend('qsd', ['qemu-storage-daemon', '--blockdev',
-                                 f'driver=file,node-name=disk,filename={img},cache.direct=off,'
-                                 f'aio={args.qsd_aio}',
-                                 '--export', 'type=vhost-user-blk,id=exp,node-name=disk,'
-                                 f'addr.type=unix,addr.path={fs.dir}/qsd.sock,writable=on,'
-                                 'num-queues=2'],
-                         f'{fs.dir}/qsd.sock', os.path.join(args.outdir, 'qsd.log'))
+        if args.baseline:
+            # A/B of two vio-blk builds (development): the other one is "theirs".
+            theirs = Backend('baseline', [args.baseline, f'--socket-path={fs.dir}/base.sock',
+                                          f'--blk-file={img}', '--num-queues=2',
+                                          f'--aio={args.vio_aio}', '--log-level=warn'],
+                             f'{fs.dir}/base.sock', os.path.join(args.outdir, 'baseline.log'))
+        else:
+            theirs = Backend('qsd', ['qemu-storage-daemon', '--blockdev',
+                                     f'driver=file,node-name=disk,filename={img},'
+                                     f'cache.direct=off,aio={args.qsd_aio}',
+                                     '--export', 'type=vhost-user-blk,id=exp,node-name=disk,'
+                                     f'addr.type=unix,addr.path={fs.dir}/qsd.sock,writable=on,'
+                                     'num-queues=2'],
+                             f'{fs.dir}/qsd.sock', os.path.join(args.outdir, 'qsd.log'))
         backends.append(theirs)
         return measure(args, ours, theirs)
     finally:
@@ -210,12 +217,12 @@ def measure(args, ours, theirs):
                 got[be.name] = run_load(args, be, case)
                 if not be.alive():
                     raise Fail(f'{be.name} died during {case_name(case)}')
-            o, t = got['vio-blk'], got['qsd']
-            rnd = {'vio': o, 'qsd': t, 'iops_ratio': ratio(o['iops'], t['iops']),
+            o, t = got[ours.name], got[theirs.name]
+            rnd = {'ours': o, 'theirs': t, 'iops_ratio': ratio(o['iops'], t['iops']),
                    'cpu_ratio': ratio(o['cpu_ns'], t['cpu_ns'])}
             rounds.append(rnd)
             print(f'  {case_name(case):18} round {i + 1}: vio-blk {fmt_k(o["iops"]):>7} IOPS '
-                  f'{o["cpu_ns"]:6.0f} ns/IO | qsd {fmt_k(t["iops"]):>7} IOPS '
+                  f'{o["cpu_ns"]:6.0f} ns/IO | {theirs.name} {fmt_k(t["iops"]):>7} IOPS '
                   f'{t["cpu_ns"]:6.0f} ns/IO | IOPS x{rnd["iops_ratio"]:.2f} '
                   f'CPU/IO x{rnd["cpu_ratio"]:.2f}', flush=True)
         results.append({'case': case_name(case), 'rw': case[0], 'iodepth': case[1],
@@ -232,23 +239,25 @@ def per_round(rounds, key):
 
 
 def table(args, results):
-    lines = [f'vio-blk (--aio={args.vio_aio}) vs qemu-storage-daemon {qsd_version()} '
-             f'(aio={args.qsd_aio}, cache.direct=off), same {args.image_size} MiB image on '
+    them = (f'baseline {args.baseline}' if args.baseline else
+            f'qemu-storage-daemon {qsd_version()} (aio={args.qsd_aio}, cache.direct=off)')
+    short = 'base' if args.baseline else 'qsd'
+    lines = [f'vio-blk (--aio={args.vio_aio}) vs {them}, same {args.image_size} MiB image on '
              f'tmpfs, 4 KiB I/O,',
              f'{args.rounds} rounds of {args.secs} s each (after {args.ramp} s ramp), '
-             f'alternated; ratios are vio-blk / qsd per round, then their median.', '',
-             f'{"case":18} {"vio-blk IOPS":>12} {"qsd IOPS":>9} {"IOPS ratio":>10}  '
-             f'{"per round":24} {"vio ns/IO":>9} {"qsd ns/IO":>9} {"CPU/IO ratio":>12}  '
+             f'alternated; ratios are vio-blk / {short} per round, then their median.', '',
+             f'{"case":18} {"vio-blk IOPS":>12} {short + " IOPS":>9} {"IOPS ratio":>10}  '
+             f'{"per round":24} {"vio ns/IO":>9} {short + " ns/IO":>9} {"CPU/IO ratio":>12}  '
              f'{"per round"}']
     for res in results:
         rs = res['rounds']
         lines.append(
-            f'{res["case"]:18} {fmt_k(med(rs, lambda r: r["vio"]["iops"])):>12} '
-            f'{fmt_k(med(rs, lambda r: r["qsd"]["iops"])):>9} '
+            f'{res["case"]:18} {fmt_k(med(rs, lambda r: r["ours"]["iops"])):>12} '
+            f'{fmt_k(med(rs, lambda r: r["theirs"]["iops"])):>9} '
             f'{med(rs, lambda r: r["iops_ratio"]):>10.2f}  '
             f'{per_round(rs, "iops_ratio"):24} '
-            f'{med(rs, lambda r: r["vio"]["cpu_ns"]):>9.0f} '
-            f'{med(rs, lambda r: r["qsd"]["cpu_ns"]):>9.0f} '
+            f'{med(rs, lambda r: r["ours"]["cpu_ns"]):>9.0f} '
+            f'{med(rs, lambda r: r["theirs"]["cpu_ns"]):>9.0f} '
             f'{med(rs, lambda r: r["cpu_ratio"]):>12.2f}  '
             f'{per_round(rs, "cpu_ratio")}')
     lines.append('')
@@ -275,7 +284,8 @@ def chart(args, results):
         for res in results:
             rs = res['rounds']
             cols = []
-            for be, key in (('vio', 'iops'), ('qsd', 'iops'), ('vio', 'cpu_ns'), ('qsd', 'cpu_ns')):
+            for be, key in (('ours', 'iops'), ('theirs', 'iops'), ('ours', 'cpu_ns'),
+                            ('theirs', 'cpu_ns')):
                 vals = [r[be][key] / (1000 if key == 'iops' else 1) for r in rs]
                 cols += [statistics.median(vals), min(vals), max(vals)]
             f.write('"%s" %s\n' % (res['case'].replace(' ', '\\n'),
@@ -284,10 +294,11 @@ def chart(args, results):
         print('note: gnuplot not found: no chart (Debian: apt-get install gnuplot-nox)')
         return None
     png = os.path.join(args.outdir, 'blk.png')
+    theirs = 'baseline vio-blk' if args.baseline else 'qemu-storage-daemon'
     script = f'''
 set terminal png size 1200,900 font ",10"
 set output "{png}"
-set multiplot layout 2,1 title "vio-blk vs qemu-storage-daemon: 4 KiB on a tmpfs image (median of {args.rounds} alternated rounds, bars: range)"
+set multiplot layout 2,1 title "vio-blk vs {theirs}: 4 KiB on a tmpfs image (median of {args.rounds} alternated rounds, bars: range)"
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.7 border -1
@@ -297,10 +308,10 @@ set bmargin 4
 set yrange [0:*]
 set ylabel "kIOPS (higher is better)"
 plot "{dat}" using 2:3:4:xtic(1) title "vio-blk" lc rgb "#2a7ab0", \\
-     "" using 5:6:7 title "qemu-storage-daemon" lc rgb "#c05030"
+     "" using 5:6:7 title "{theirs}" lc rgb "#c05030"
 set ylabel "back-end CPU ns per I/O (lower is better)"
 plot "{dat}" using 8:9:10:xtic(1) title "vio-blk" lc rgb "#2a7ab0", \\
-     "" using 11:12:13 title "qemu-storage-daemon" lc rgb "#c05030"
+     "" using 11:12:13 title "{theirs}" lc rgb "#c05030"
 unset multiplot
 '''
     r = subprocess.run(['gnuplot'], input=script, capture_output=True, text=True)
@@ -312,7 +323,7 @@ unset multiplot
 def smoke_check(results):
     for res in results:
         for r in res['rounds']:
-            for be in ('vio', 'qsd'):
+            for be in ('ours', 'theirs'):
                 n = r[be]
                 if not (n['iops'] > 0 and n['ios'] > 0 and n['cpu_ns'] >= 0):
                     raise Fail(f'{be}: {res["case"]}: no numbers: {n}')
@@ -331,12 +342,14 @@ def main():
     ap.add_argument('--qsd-aio', default='io_uring', choices=['io_uring', 'threads'],
                     help="qsd's file driver engine (io_uring: its fastest here)")
     ap.add_argument('--cases', help='comma-separated, e.g. randread-qd32-q1')
+    ap.add_argument('--baseline', metavar='VIO_BLK',
+                    help='compare with this vio-blk build instead of qsd (A/B of a change)')
     ap.add_argument('--smoke', action='store_true', help='a few seconds: numbers, not speed')
     args = ap.parse_args()
     if args.smoke:
         args.rounds, args.secs, args.ramp, args.image_size = 1, 1, 0.2, 64
     os.makedirs(args.outdir, exist_ok=True)
-    if not shutil.which('qemu-storage-daemon'):
+    if not args.baseline and not shutil.which('qemu-storage-daemon'):
         print('SKIP: qemu-storage-daemon not found (Debian: apt-get install qemu-utils)')
         return SKIP if args.smoke else 1
     load0 = os.getloadavg()
@@ -353,7 +366,8 @@ def main():
         with open(os.path.join(args.outdir, 'blk.txt'), 'w') as f:
             f.write(text + '\n')
         with open(os.path.join(args.outdir, 'blk.json'), 'w') as f:
-            json.dump({'qsd_version': qsd_version(), 'vio_aio': args.vio_aio,
+            json.dump({'theirs': args.baseline or 'qemu-storage-daemon',
+                       'qsd_version': qsd_version(), 'vio_aio': args.vio_aio,
                        'qsd_aio': args.qsd_aio, 'secs': args.secs, 'ramp': args.ramp,
                        'image_mib': args.image_size, 'results': results}, f, indent=1)
         png = chart(args, results)

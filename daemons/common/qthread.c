@@ -45,22 +45,41 @@ static void flush_notify(struct run *r)
 	}
 }
 
-/* Pops until the ring is empty with kicks re-enabled (no lost wake-up). */
+/*
+ * Pops until the ring is empty with kicks re-enabled (no lost wake-up).
+ * process() takes a bounded batch: what completed is published (and the
+ * driver notified, if it asked) after each, so the driver refills the ring
+ * while the rest is served. Kicks stay off (with EVENT_IDX: avail_event is
+ * not moved) until the ring is found empty.
+ */
 static void serve(struct run *r)
 {
 	struct qthread *t = r->t;
+	bool rechecked = false;
 
 	while (r->popping) {
+		int n;
+
 		vio_devq_kick_disable(r->ring);
-		if (t->ops->process(t->qstate, r->ring) < 0) {
+		n = t->ops->process(t->qstate, r->ring);
+		if (n < 0) {
 			vio_err("queue %u: %s; the front-end must reset the device", t->q->index,
 				vio_devq_error(r->ring));
 			vio_vu_queue_fail(t->q);
 			r->popping = false;
 			break;
 		}
+		flush_notify(r);
+		if (n > 0) {
+			rechecked = false;
+			continue;
+		}
+		/* Available but not taken (no free request slot): complete() resumes. */
+		if (rechecked)
+			break;
 		if (!vio_devq_kick_enable(r->ring))
 			break;
+		rechecked = true;
 	}
 	flush_notify(r);
 }
@@ -73,9 +92,9 @@ static void drain_eventfd(int fd)
 		(void)eventfd_read(fd, &v);
 }
 
-static int add_fd(int ep, int fd, uint32_t tag)
+static int add_fd(int ep, int fd, uint32_t tag, uint32_t flags)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+	struct epoll_event ev = { .events = EPOLLIN | flags, .data.u32 = tag };
 
 	return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -89,8 +108,14 @@ static void *qthread_main(void *arg)
 	int ep = epoll_create1(EPOLL_CLOEXEC), io_fd = t->ops->event_fd(t->qstate);
 
 	r.ring = t->q->ring;
-	if (ep < 0 || add_fd(ep, t->stop_fd, EV_STOP) || add_fd(ep, t->q->kick_fd, EV_KICK) ||
-	    add_fd(ep, io_fd, EV_IO)) {
+	/*
+	 * The kick eventfd is edge-triggered and never read: every write to an
+	 * eventfd wakes its waiters, so each kick is a new edge, and a read per
+	 * kick would be a system call for nothing (the count cannot overflow:
+	 * 2^64 - 2 kicks).
+	 */
+	if (ep < 0 || add_fd(ep, t->stop_fd, EV_STOP, 0) ||
+	    add_fd(ep, t->q->kick_fd, EV_KICK, EPOLLET) || add_fd(ep, io_fd, EV_IO, 0)) {
 		vio_err("queue %u: epoll: %s", t->q->index, strerror(errno));
 		r.popping = false;
 	}
@@ -112,7 +137,6 @@ static void *qthread_main(void *arg)
 				r.popping = false;
 				break;
 			case EV_KICK:
-				drain_eventfd(t->q->kick_fd);
 				atomic_fetch_add_explicit(&t->kicks, 1, memory_order_relaxed);
 				serve(&r);
 				break;

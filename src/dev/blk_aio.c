@@ -4,6 +4,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/falloc.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 
 #include "blk_aio.h"
 
@@ -13,6 +17,30 @@ static uint8_t zero_buf[ZERO_BUF_BYTES];
 
 /* Consecutive -EAGAIN / -EINTR tolerated before giving up with the error. */
 #define MAX_RETRIES 64
+
+/*
+ * Larger requests go to the engine even on tmpfs: the copy then dominates,
+ * and an engine's workers overlap it with the queue thread's other work.
+ */
+#define INLINE_MAX_BYTES (128u * 1024)
+/* After this many RWF_NOWAIT misses in a row, ... */
+#define INLINE_MISS_STREAK 4u
+/* ... this many requests skip the attempt (cold data: no wasted syscall each). */
+#define INLINE_SKIP 64u
+
+/* The inline mode an image's file system allows (see blk_aio.h). */
+static enum blk_aio_inline inline_mode(int fd)
+{
+	struct statfs sfs;
+	struct stat st;
+
+	if (fstat(fd, &st) || fstatfs(fd, &sfs))
+		return BLK_AIO_INLINE_OFF;
+	/* Memory-backed: page cache is the storage (tmpfs has no FMODE_NOWAIT). */
+	if (S_ISREG(st.st_mode) && (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
+		return BLK_AIO_INLINE_ALWAYS;
+	return BLK_AIO_INLINE_NOWAIT;
+}
 
 int blk_aio_create(enum vio_blk_aio kind, int fd, uint32_t depth, struct blk_aio **out)
 {
@@ -30,7 +58,19 @@ int blk_aio_create(enum vio_blk_aio kind, int fd, uint32_t depth, struct blk_aio
 	default:
 		return -EINVAL;
 	}
-	return ops->create(fd, depth, out);
+	int err = ops->create(fd, depth, out);
+
+	if (!err) {
+		(*out)->inl[0] = (*out)->inl[1] = (uint8_t)inline_mode(fd);
+		(*out)->inl_misses[0] = (*out)->inl_misses[1] = 0;
+		(*out)->inl_skip[0] = (*out)->inl_skip[1] = 0;
+	}
+	return err;
+}
+
+void blk_aio_set_inline(struct blk_aio *a, bool on)
+{
+	a->inl[0] = a->inl[1] = (uint8_t)(on ? inline_mode(a->fd) : BLK_AIO_INLINE_OFF);
 }
 
 void blk_aio_destroy(struct blk_aio *a)
@@ -82,6 +122,72 @@ uint32_t blk_aio_reap(struct blk_aio *a, struct blk_aio_req **done, uint32_t cap
 		apply_fault(a, done[i]);
 	a->inflight -= n;
 	return n;
+}
+
+/* One preadv2 / pwritev2 of the next piece of @r: bytes, or -errno. */
+static int64_t rw_inline(int fd, struct blk_aio_req *r, int flags)
+{
+	ssize_t n;
+
+	if (r->cur == BLK_AIO_READV)
+		n = preadv2(fd, r->iov, (int)blk_aio_iovcnt(r), (off_t)blk_aio_pos(r), flags);
+	else
+		n = pwritev2(fd, r->iov, (int)blk_aio_iovcnt(r), (off_t)blk_aio_pos(r),
+			     flags | (r->dsync ? RWF_DSYNC : 0));
+	return n < 0 ? -errno : n;
+}
+
+/* A NOWAIT miss: the rest of @r goes to the engine; after a streak, skip a while. */
+static bool inline_miss(struct blk_aio *a, struct blk_aio_req *r, bool w)
+{
+	if (++a->inl_misses[w] >= INLINE_MISS_STREAK) {
+		a->inl_misses[w] = 0;
+		a->inl_skip[w] = INLINE_SKIP;
+	}
+	/* blk_aio_submit() starts from done = 0: describe only what is left. */
+	r->offset += r->done;
+	r->len -= r->done;
+	r->done = 0;
+	return false;
+}
+
+bool blk_aio_try_inline(struct blk_aio *a, struct blk_aio_req *r)
+{
+	bool w = r->op == BLK_AIO_WRITEV;
+	enum blk_aio_inline mode;
+
+	if ((r->op != BLK_AIO_READV && !w) || r->len > INLINE_MAX_BYTES)
+		return false;
+	mode = (enum blk_aio_inline)a->inl[w];
+	if (mode == BLK_AIO_INLINE_OFF)
+		return false;
+	if (a->inl_skip[w]) {
+		a->inl_skip[w]--;
+		return false;
+	}
+	r->cur = r->op;
+	r->done = 0;
+	r->retries = 0;
+	r->res = 0;
+	for (;;) {
+		int64_t res = rw_inline(a->fd, r, mode == BLK_AIO_INLINE_NOWAIT ? RWF_NOWAIT : 0);
+
+		if (mode == BLK_AIO_INLINE_NOWAIT) {
+			if (res == -EAGAIN)
+				return inline_miss(a, r, w);
+			/* No RWF_NOWAIT for this file (or for its buffered writes): stop trying. */
+			if (res == -EOPNOTSUPP || res == -EINVAL) {
+				a->inl[w] = BLK_AIO_INLINE_OFF;
+				return inline_miss(a, r, w);
+			}
+			a->inl_misses[w] = 0;
+		}
+		if (blk_aio_progress(r, res)) {
+			apply_fault(a, r);
+			return true;
+		}
+		/* A short transfer (or EINTR): the rest, at once. */
+	}
 }
 
 void blk_aio_inject_fault(struct blk_aio *a, uint32_t op_mask, int err, uint32_t count)

@@ -20,6 +20,15 @@
  *   event fd readable          <-  one or more operations finished
  *   blk_aio_reap()             ->  returns finished requests, res set
  *
+ * Before submitting a read or write, the caller may offer it to
+ * blk_aio_try_inline(): the queue thread then does it itself with one
+ * preadv2 / pwritev2 when that cannot wait for a device: always on a
+ * memory-backed image (tmpfs, ramfs), and elsewhere with RWF_NOWAIT
+ * (page-cache hits; a miss returns -EAGAIN and the request goes to the
+ * engine). io_uring punts buffered I/O on files without FMODE_NOWAIT
+ * (tmpfs) to its io-wq workers, and a worker thread costs a hand-off per
+ * request, so on such files inline is several times cheaper.
+ *
  * A request belongs to the engine from submit until reap returns it; the
  * caller owns its storage (no allocation per request) and the iovec array
  * it points to, which the engine may advance in place. An engine is used by
@@ -88,6 +97,13 @@ struct blk_aio_fault {
 	uint32_t count;
 };
 
+/* How blk_aio_try_inline() treats a direction (reads, writes). */
+enum blk_aio_inline {
+	BLK_AIO_INLINE_OFF = 0, /* always the engine (NOWAIT not supported, or turned off) */
+	BLK_AIO_INLINE_NOWAIT,  /* RWF_NOWAIT: what would wait goes to the engine */
+	BLK_AIO_INLINE_ALWAYS,  /* a memory-backed image: nothing waits for a device */
+};
+
 /* The common part every engine embeds first. */
 struct blk_aio {
 	const struct blk_aio_ops *ops;
@@ -96,6 +112,10 @@ struct blk_aio {
 	uint32_t depth;
 	uint32_t inflight; /* submitted, not yet reaped */
 	struct blk_aio_fault fault;
+	/* Inline I/O, [0] reads and [1] writes (see blk_aio_try_inline()). */
+	uint8_t inl[2];        /* enum blk_aio_inline */
+	uint8_t inl_misses[2]; /* consecutive RWF_NOWAIT misses */
+	uint32_t inl_skip[2];  /* requests left to send straight to the engine */
 };
 
 extern const struct blk_aio_ops blk_aio_uring_ops;
@@ -108,6 +128,23 @@ extern const struct blk_aio_ops blk_aio_threads_ops;
  * other setup errors.
  */
 int blk_aio_create(enum vio_blk_aio kind, int fd, uint32_t depth, struct blk_aio **out);
+
+/*
+ * Does @r (READV or WRITEV, as for blk_aio_submit()) right here when that
+ * cannot wait for a device. Returns true when @r is finished (res set,
+ * injected faults applied: as if reaped; it never counts as in flight);
+ * false when the caller must blk_aio_submit() it: inline is off for this
+ * direction, the request is large, or the data is not in the page cache.
+ * In that case part of it may be done already: offset, len and the iovecs
+ * then describe the rest.
+ */
+bool blk_aio_try_inline(struct blk_aio *a, struct blk_aio_req *r);
+
+/*
+ * Test hook: inline I/O for @a on (as chosen at creation from the image's
+ * file system) or off (every request to the engine).
+ */
+void blk_aio_set_inline(struct blk_aio *a, bool on);
 
 /* Waits for operations in flight and frees @a (NULL is a no-op). */
 void blk_aio_destroy(struct blk_aio *a);

@@ -131,6 +131,8 @@ static void mark_failed(struct vio_blk_queue *bq)
 /* ------------------------------------------------------------------ */
 /* Submission                                                          */
 
+static void io_done(struct vio_blk_queue *bq, struct vio_devq *ring, struct blk_slot *s);
+
 /* Submits s->aio; on failure completes the request with IOERR. */
 static void submit(struct vio_blk_queue *bq, struct vio_devq *ring, struct blk_slot *s)
 {
@@ -159,6 +161,12 @@ static void submit_rw(struct vio_blk_queue *bq, struct vio_devq *ring, struct bl
 	s->aio.iovcnt = s->req.ndata;
 	s->aio.offset = s->req.offset;
 	s->aio.len = s->req.len;
+	s->aio.token = s;
+	/* Page-cache data is copied here at once: no engine round trip (blk_aio.h). */
+	if (blk_aio_try_inline(bq->aio, &s->aio)) {
+		io_done(bq, ring, s);
+		return;
+	}
 	submit(bq, ring, s);
 }
 

@@ -15,10 +15,13 @@
 #include <cmocka.h>
 
 #include "blk_env.h"
+#include "dev/blk_aio.h"
+#include "dev/blk_impl.h"
 #include "vio/device.h"
 #include "vio/virtio_blk.h"
 
 enum vio_blk_aio blk_env_aio = VIO_BLK_AIO_IO_URING;
+bool blk_env_inline = true;
 
 void blk_env_pattern(void *buf, size_t len, uint32_t seed)
 {
@@ -102,6 +105,7 @@ void blk_env_start(struct blk_env *e, uint64_t features, unsigned nq)
 					      BLK_ENV_RING_FEATURES), 0);
 		assert_int_equal(mock_vq_devq_init(&q->vq, NULL), 0);
 		assert_int_equal(vio_blk_queue_new(e->blk, BLK_ENV_QSIZE, &q->bq), 0);
+		blk_aio_set_inline(blk_queue_aio(q->bq), blk_env_inline);
 		q->hdr = mock_alloc(&e->mem, 0, 16, 16);
 		q->status = mock_alloc(&e->mem, 0, 1, 1);
 		q->data = mock_alloc(&e->mem, 0, BLK_ENV_DATA, 4096);

@@ -49,6 +49,8 @@ struct blk_result {
 
 /* The engine the next setup uses (a test group per engine). */
 extern enum vio_blk_aio blk_env_aio;
+/* Whether its queues may do page-cache I/O inline (blk_aio_try_inline()); else all goes to the engine. */
+extern bool blk_env_inline;
 
 /* cmocka setup / teardown: an image of BLK_ENV_IMAGE bytes (sparse) and guest memory. */
 int blk_env_setup(void **state);

@@ -533,8 +533,9 @@ static void ring_larger_than_the_request_pool(void **state)
 
 	blk_env_start(e, F_FLUSH, 1);
 	q = &e->q[0];
-	/* Serve the 128-entry ring with a pool of 4 requests. */
+	/* Serve the 128-entry ring with a pool of 4 requests, all through the engine. */
 	assert_int_equal(vio_blk_queue_new(e->blk, 4, &small), 0);
+	blk_aio_set_inline(blk_queue_aio(small), false);
 	hdr = mock_alloc(&e->mem, 0, 16 * 10, 16);
 	st = mock_alloc(&e->mem, 0, 10, 1);
 	for (int i = 0; i < 10; i++) {
@@ -624,7 +625,7 @@ static void queues_in_parallel_threads(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, blk_env_setup, blk_env_teardown)
 
-static int run_group(enum vio_blk_aio aio, const char *name)
+static int run_group(enum vio_blk_aio aio, bool inline_io, const char *name)
 {
 	const struct CMUnitTest tests[] = {
 		T(config_space_and_features),
@@ -654,6 +655,7 @@ static int run_group(enum vio_blk_aio aio, const char *name)
 	};
 
 	blk_env_aio = aio;
+	blk_env_inline = inline_io;
 	return _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 }
 
@@ -661,10 +663,14 @@ int main(void)
 {
 	int failed = 0;
 
-	if (blk_aio_uring_probe() == 0)
-		failed += run_group(VIO_BLK_AIO_IO_URING, "blk/io_uring");
-	else
-		fprintf(stderr, "io_uring is not available here: the io_uring group is SKIPPED\n");
-	failed += run_group(VIO_BLK_AIO_THREADS, "blk/threads");
+	/* Each engine with page-cache reads and writes done inline (as served), and without. */
+	if (blk_aio_uring_probe() == 0) {
+		failed += run_group(VIO_BLK_AIO_IO_URING, true, "blk/io_uring");
+		failed += run_group(VIO_BLK_AIO_IO_URING, false, "blk/io_uring-no-inline");
+	} else {
+		fprintf(stderr, "io_uring is not available here: the io_uring groups are SKIPPED\n");
+	}
+	failed += run_group(VIO_BLK_AIO_THREADS, true, "blk/threads");
+	failed += run_group(VIO_BLK_AIO_THREADS, false, "blk/threads-no-inline");
 	return failed;
 }

@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -288,6 +290,137 @@ static void engine_destroy_waits_for_work_in_flight(void **state)
 	}
 }
 
+/* ---- inline I/O: blk_aio_try_inline() ---- */
+
+/* The threads engine on a file in /dev/shm (tmpfs: inline always); NULL state: skipped. */
+static int shm_setup(void **state)
+{
+	struct eng *g = calloc(1, sizeof(*g));
+	struct statfs sfs;
+
+	assert_non_null(g);
+	if (statfs("/dev/shm", &sfs) || sfs.f_type != TMPFS_MAGIC) {
+		fprintf(stderr, "no tmpfs at /dev/shm: SKIPPED\n");
+		free(g);
+		*state = NULL;
+		return 0;
+	}
+	g->kind = VIO_BLK_AIO_THREADS;
+	snprintf(g->path, sizeof(g->path), "/dev/shm/vio-aio-test-XXXXXX");
+	g->fd = mkstemp(g->path);
+	assert_true(g->fd >= 0);
+	assert_int_equal(blk_aio_create(g->kind, g->fd, 8, &g->a), 0);
+	*state = g;
+	return 0;
+}
+
+static void inline_on_tmpfs_completes_at_once(void **state)
+{
+	struct eng *g = *state;
+	static uint8_t out[4096], in[4096], big[256 * 1024];
+	struct iovec iov;
+	struct blk_aio_req r, *done;
+
+	if (!g)
+		skip();
+	assert_int_equal(ftruncate(g->fd, 1 << 20), 0);
+	memset(out, 'w', sizeof(out));
+	iov = (struct iovec){ out, sizeof(out) };
+	req_init(&r, BLK_AIO_WRITEV, &iov, 1, 8192, 4096);
+	assert_true(blk_aio_try_inline(g->a, &r));
+	assert_int_equal(r.res, 0);
+	assert_int_equal(g->a->inflight, 0); /* never the engine's */
+	assert_int_equal(pread(g->fd, in, 4096, 8192), 4096);
+	assert_memory_equal(in, out, 4096);
+	memset(in, 0, sizeof(in));
+	iov = (struct iovec){ in, sizeof(in) };
+	req_init(&r, BLK_AIO_READV, &iov, 1, 8192, 4096);
+	assert_true(blk_aio_try_inline(g->a, &r));
+	assert_int_equal(r.res, 0);
+	assert_memory_equal(in, out, 4096);
+	/* Large requests are the engine's; so is everything once inline is off. */
+	iov = (struct iovec){ big, sizeof(big) };
+	req_init(&r, BLK_AIO_READV, &iov, 1, 0, sizeof(big));
+	assert_false(blk_aio_try_inline(g->a, &r));
+	assert_true(r.offset == 0 && r.len == sizeof(big) && iov.iov_len == sizeof(big));
+	assert_int_equal(blk_aio_submit(g->a, &r), 0);
+	assert_int_equal(blk_aio_kick(g->a), 0);
+	reap_n(g, &done, 1);
+	assert_int_equal(done->res, 0);
+	blk_aio_set_inline(g->a, false);
+	iov = (struct iovec){ in, sizeof(in) };
+	req_init(&r, BLK_AIO_READV, &iov, 1, 8192, 4096);
+	assert_false(blk_aio_try_inline(g->a, &r));
+	/* Only reads and writes. */
+	blk_aio_set_inline(g->a, true);
+	req_init(&r, BLK_AIO_FDATASYNC, NULL, 0, 0, 0);
+	assert_false(blk_aio_try_inline(g->a, &r));
+}
+
+static void inline_short_read_at_end_of_file(void **state)
+{
+	struct eng *g = *state;
+	static uint8_t in[2][4096];
+	struct iovec iov[2] = { { in[0], 4096 }, { in[1], 4096 } };
+	struct blk_aio_req r;
+
+	if (!g)
+		skip();
+	assert_int_equal(ftruncate(g->fd, 6000), 0);
+	req_init(&r, BLK_AIO_READV, iov, 2, 0, 8192);
+	assert_true(blk_aio_try_inline(g->a, &r));
+	assert_int_equal(r.res, -EIO);
+	assert_true(blk_aio_pos(&r) == 6000);
+}
+
+static void inline_completions_take_injected_faults(void **state)
+{
+	struct eng *g = *state;
+	static uint8_t out[4096];
+	struct iovec iov;
+	struct blk_aio_req r;
+
+	if (!g)
+		skip();
+	blk_aio_inject_fault(g->a, 1u << BLK_AIO_WRITEV, -ENOSPC, 1);
+	for (int i = 0; i < 2; i++) {
+		iov = (struct iovec){ out, sizeof(out) };
+		req_init(&r, BLK_AIO_WRITEV, &iov, 1, 0, 4096);
+		assert_true(blk_aio_try_inline(g->a, &r));
+		assert_int_equal(r.res, i == 0 ? -ENOSPC : 0);
+	}
+}
+
+/*
+ * On a disk file: RWF_NOWAIT. Either the request is done (page cache) or
+ * it is left whole for the engine; both give the right data.
+ */
+static void inline_nowait_or_the_engine(void **state)
+{
+	struct eng *g = *state;
+	static uint8_t out[4096], in[4096];
+	struct iovec iov;
+	struct blk_aio_req r, *done;
+
+	if (!g)
+		skip();
+	memset(out, 'n', sizeof(out));
+	for (int write = 1; write >= 0; write--) {
+		iov = (struct iovec){ write ? out : in, 4096 };
+		req_init(&r, write ? BLK_AIO_WRITEV : BLK_AIO_READV, &iov, 1, 4096, 4096);
+		if (blk_aio_try_inline(g->a, &r)) {
+			assert_int_equal(r.res, 0);
+			continue;
+		}
+		assert_true(r.offset == 4096 && r.len == 4096);
+		assert_int_equal(blk_aio_submit(g->a, &r), 0);
+		assert_int_equal(blk_aio_kick(g->a), 0);
+		reap_n(g, &done, 1);
+		assert_int_equal(done->res, 0);
+	}
+	assert_memory_equal(in, out, 4096);
+}
+
 /* ---- io_uring refused (seccomp, io_uring_disabled): -ENOTSUP ---- */
 
 /* In a child: makes io_uring_setup fail with @err, then checks what vio reports. */
@@ -360,6 +493,13 @@ int main(void)
 		E(engine_short_read_at_end_of_file),
 		E(engine_injected_fault),
 		E(engine_destroy_waits_for_work_in_flight),
+		cmocka_unit_test_setup_teardown(inline_on_tmpfs_completes_at_once, shm_setup,
+						eng_teardown),
+		cmocka_unit_test_setup_teardown(inline_short_read_at_end_of_file, shm_setup,
+						eng_teardown),
+		cmocka_unit_test_setup_teardown(inline_completions_take_injected_faults, shm_setup,
+						eng_teardown),
+		E(inline_nowait_or_the_engine),
 		cmocka_unit_test(io_uring_refused_is_enotsup),
 	};
 
