@@ -78,7 +78,7 @@ void inflight_init(struct vio_devq *q, void *region, size_t size);
 void inflight_save_reset(struct vio_devq *q);
 int inflight_save_desc(struct vio_devq *q, uint64_t addr, uint32_t len, uint16_t flags);
 void inflight_pop(struct vio_devq *q, uint16_t id);
-void inflight_used(struct vio_devq *q, uint16_t id);
+int inflight_used(struct vio_devq *q, uint16_t id);
 void inflight_publish_begin(struct vio_devq *q);
 void inflight_publish_end(struct vio_devq *q);
 int inflight_next_resubmit(struct vio_devq *q, uint16_t *id);
