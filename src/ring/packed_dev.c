@@ -85,8 +85,8 @@ static int walk_indirect(struct vio_devq *q, struct chain_walk *w, uint64_t tabl
  */
 int packed_pop(struct vio_devq *q, struct vio_chain *c)
 {
-	uint16_t pos = q->next_avail, flags, id;
-	bool wrap = q->avail_wrap;
+	uint16_t pos = q->next_avail, flags, id, start;
+	bool wrap = q->avail_wrap, start_wrap;
 	struct chain_walk w;
 	uint32_t n = 0;
 
@@ -131,11 +131,19 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 	/* DESIGN.md §4: never more in flight than the ring holds. */
 	if (q->desc_inflight + n > q->num)
 		return devq_fail(q, "more descriptors in flight than the queue size");
-	if (devq_take(q, c, id, (uint16_t)n))
-		return -EIO;
-	q->desc_inflight += n;
+	/* Past this list before devq_take(): the inflight log records there
+	 * where the next pop starts. A take that breaks the queue leaves the
+	 * position (the vring base) where it was. */
+	start = q->next_avail;
+	start_wrap = q->avail_wrap;
 	q->next_avail = pos;
 	q->avail_wrap = wrap;
+	if (devq_take(q, c, id, (uint16_t)n)) {
+		q->next_avail = start;
+		q->avail_wrap = start_wrap;
+		return -EIO;
+	}
+	q->desc_inflight += n;
 	return w.overflow ? -ENOBUFS : 1;
 }
 

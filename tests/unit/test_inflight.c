@@ -417,6 +417,12 @@ static bool traced(struct rig *r, op_fn *op, void *arg, long crash_after, const 
 	return false;
 }
 
+static void skip_without_tracer(void)
+{
+	if (!HAVE_TRACER)
+		skip();
+}
+
 struct op_arg {
 	int res;
 	uint16_t id;
@@ -1007,9 +1013,79 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Pops @n and checks they are the requests @want (NO_REQ-terminated when shorter). */
+static void expect_pops(struct rig *r, const uint32_t *want, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(dev_pop(r), want[i]);
+}
+
 /* ---- a fresh region ---- */
 
+static void fresh_zeroed_region_is_initialised(void **state)
+{
+	struct rig *r = *state;
+
+	assert_null(vio_devq_error(r->q));
+	assert_true(H(r)->magic == LOG_MAGIC);
+	assert_int_equal(H(r)->desc_num, r->p.num);
+	assert_int_equal(H(r)->packed, r->packed);
+	assert_int_equal(H(r)->used, r->packed ? 0x8000 : 0);
+	check_log(r);
+	assert_int_equal(dev_pop(r), NO_REQ);
+	drv_add_n(r, 3);
+	drain(r);
+	check_log(r);
+}
+
+static void fresh_region_of_garbage_without_magic_is_initialised(void **state)
+{
+	struct rig *r = directed_rig(*state);
+
+	memset(r->log, 0xa5, r->log_size); /* not the magic: never written by us */
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	check_log(r);
+	drv_add_n(r, 3);
+	dev_pop_all(r);
+	check_log(r);
+	drain(r);
+	rig_free(r);
+}
+
+/* The first start takes the vring base when the region is fresh. */
+static void fresh_region_starts_at_the_vring_base(void **state)
+{
+	const struct params *p = *state;
+	struct rig *r = rig_new(p, p->layout == MOCK_PACKED ? 5 : 0xfffd, 1);
+
+	r->fixed_shape = true;
+	dev_start(r);
+	check_log(r);
+	drv_add_n(r, 4);
+	dev_pop_all(r);
+	check_log(r);
+	drain(r);
+	check_log(r);
+	rig_free(r);
+}
+
 /* ---- logging while running ---- */
+
+static void pops_are_logged_in_pop_order(void **state)
+{
+	struct rig *r = *state;
+
+	drv_add_n(r, 4);
+	for (uint32_t s = 0; s < 3; s++) {
+		assert_int_equal(dev_pop(r), s);
+		assert_int_equal(E(r)[r->req[s].id].inflight, 1);
+		assert_true(E(r)[r->req[s].id].counter == s + 1);
+	}
+	assert_int_equal(E(r)[r->req[3].id].inflight, 0);
+	check_log(r); /* packed: the saved descriptors, and where the next pop starts */
+	drain(r);
+}
 
 static void push_without_flush_changes_nothing_in_the_log(void **state)
 {
@@ -1025,7 +1101,136 @@ static void push_without_flush_changes_nothing_in_the_log(void **state)
 	drain(r);
 }
 
+static void flush_clears_the_published_entries(void **state)
+{
+	struct rig *r = *state;
+
+	drv_add_n(r, 3);
+	dev_pop_all(r);
+	dev_push(r, 1, 8);
+	dev_flush(r);
+	/* IN_ORDER: 1 waits for 0, so nothing is published yet. */
+	assert_int_equal(E(r)[r->req[1].id].inflight, r->in_order ? 1 : 0);
+	check_log(r);
+	dev_push(r, 0, 8);
+	dev_flush(r);
+	assert_int_equal(E(r)[r->req[0].id].inflight, 0);
+	assert_int_equal(E(r)[r->req[1].id].inflight, 0);
+	assert_int_equal(E(r)[r->req[2].id].inflight, 1);
+	check_log(r);
+	drv_reap_all(r);
+	drain(r);
+	check_log(r);
+}
+
 /* ---- restarts ---- */
+
+static void clean_stop_then_restart_resubmits_nothing(void **state)
+{
+	struct rig *r = *state;
+	static const uint32_t want[] = { 5, 6, 7, NO_REQ };
+
+	drv_add_n(r, 5);
+	drain(r);
+	dev_crash(r);
+	drv_add_n(r, 3); /* the guest goes on while we are down */
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	assert_int_equal(r->q->log_resub_n, 0);
+	expect_pops(r, want, 4);
+	drain(r);
+}
+
+static void clean_stop_with_nothing_new_pops_nothing(void **state)
+{
+	struct rig *r = *state;
+
+	drv_add_n(r, 4);
+	drain(r);
+	dev_crash(r);
+	dev_start(r);
+	check_log(r);
+	assert_int_equal(dev_pop(r), NO_REQ);
+	drv_add_n(r, 2);
+	drain(r);
+}
+
+static void crash_resubmits_unfinished_chains_in_pop_order(void **state)
+{
+	struct rig *r = *state;
+	static const uint32_t want[] = { 0, 1, 2, 4, 5, 6, 7, NO_REQ };
+	static const uint32_t want_in_order[] = { 0, 1, 2, 3, 4, 5, 6, 7, NO_REQ };
+
+	drv_add_n(r, 6);
+	for (uint32_t s = 0; s < 5; s++)
+		assert_int_equal(dev_pop(r), s);
+	dev_push(r, 3, 8);
+	dev_flush(r); /* 3 is used (IN_ORDER: still waits for 0, 1, 2) */
+	dev_push(r, 1, 4);
+	dev_push(r, 4, 8); /* pushed, never flushed */
+	drv_reap_all(r);
+	assert_int_equal(r->reaped, r->in_order ? 0 : 1);
+	dev_crash(r);
+	drv_reap_all(r);
+	drv_add_n(r, 2);
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	assert_int_equal(r->q->log_resub_n, r->in_order ? 5 : 4);
+	check_log(r);
+	if (r->in_order)
+		expect_pops(r, want_in_order, 9);
+	else
+		expect_pops(r, want, 8);
+	check_log(r);
+	drain(r);
+}
+
+static void crash_again_before_all_are_resubmitted(void **state)
+{
+	struct rig *r = *state;
+
+	drv_add_n(r, 6);
+	dev_pop_all(r);
+	dev_push(r, 2, 8);
+	dev_flush(r);
+	dev_crash(r);
+	dev_start(r);
+	dev_crash(r); /* again, before popping anything */
+	dev_start(r);
+	check_log(r);
+	assert_int_equal(dev_pop(r), 0);
+	assert_int_equal(dev_pop(r), 1);
+	dev_push(r, 1, 8);
+	dev_flush(r);
+	check_log(r);
+	dev_crash(r); /* again, with some resubmitted and one of those used */
+	drv_reap_all(r);
+	drv_add_n(r, 3);
+	dev_start(r);
+	check_log(r);
+	assert_int_equal(dev_pop(r), 0);
+	assert_int_equal(dev_pop(r), r->in_order ? 1 : 3);
+	check_log(r);
+	drain(r);
+}
+
+static void wrong_vring_base_is_ignored_when_the_log_has_the_queue(void **state)
+{
+	struct rig *r = *state;
+
+	drv_add_n(r, 4);
+	dev_pop(r);
+	dev_pop(r);
+	for (unsigned i = 0; i < 8; i++) {
+		dev_crash(r);
+		dev_start(r); /* a new wrong base each time */
+		check_log(r);
+	}
+	assert_int_equal(dev_pop(r), 0);
+	assert_int_equal(dev_pop(r), 1);
+	assert_int_equal(dev_pop(r), 2);
+	drain(r);
+}
 
 /* ---- a crash between the steps of a flush ---- */
 
@@ -1044,6 +1249,95 @@ static void flush_steps_then_crash(struct rig *r, bool ring)
 		model_publish(r, b, n);
 	}
 	dev_crash(r);
+}
+
+static void crash_after_publish_begin_resubmits_the_batch(void **state)
+{
+	struct rig *r = *state;
+	static const uint32_t want[] = { 0, 1, 2, 3, 4, NO_REQ };
+
+	drv_add_n(r, 5);
+	dev_pop_all(r);
+	dev_push(r, 2, 8);
+	dev_push(r, 0, 5);
+	flush_steps_then_crash(r, false);
+	drv_reap_all(r);
+	assert_int_equal(r->reaped, 0); /* the driver saw nothing */
+	dev_start(r);
+	assert_int_equal(r->q->log_resub_n, 5);
+	expect_pops(r, want, 6);
+	drain(r);
+}
+
+static void crash_after_the_ring_store_does_not_resubmit_the_batch(void **state)
+{
+	struct rig *r = *state;
+	static const uint32_t want[] = { 1, 3, 4, 5, NO_REQ };
+
+	drv_add_n(r, 5);
+	dev_pop_all(r);
+	dev_push(r, 2, 8);
+	dev_push(r, 0, 5);
+	flush_steps_then_crash(r, true);
+	drv_reap_all(r);
+	assert_int_equal(r->reaped, 2);
+	drv_add_n(r, 1);
+	dev_start(r);
+	assert_int_equal(r->q->log_resub_n, 3);
+	expect_pops(r, want, 5);
+	drain(r);
+}
+
+/* The same with the tracer, IN_ORDER included: killed at the store that publishes. */
+static void crash_at_the_publishing_store(void **state, bool after)
+{
+	struct rig *r = *state;
+	uint32_t expect_used = after ? (r->in_order ? 1 : 2) : 0;
+
+	skip_without_tracer();
+	drv_add_n(r, 5);
+	dev_pop_all(r);
+	dev_push(r, 2, 8);
+	dev_push(r, 0, 5);
+	assert_false(dev_flush_crashing(r, -1, true, after));
+	drv_reap_all(r);
+	assert_int_equal(r->reaped, expect_used);
+	drv_add_n(r, 2);
+	dev_start(r);
+	assert_int_equal(r->q->log_resub_n, 5 - expect_used);
+	check_log(r);
+	drain(r);
+}
+
+static void crash_just_before_the_publishing_store_resubmits_the_batch(void **state)
+{
+	crash_at_the_publishing_store(state, false);
+}
+
+static void crash_just_after_the_publishing_store_does_not_resubmit_it(void **state)
+{
+	crash_at_the_publishing_store(state, true);
+}
+
+/* Packed: every lap of the ring, with a crash in each. */
+static void packed_crash_in_every_lap(void **state)
+{
+	struct rig *r = *state;
+
+	for (unsigned lap = 0; lap < 2 * r->p.num + 3; lap++) {
+		drv_add_n(r, 3);
+		dev_pop(r);
+		dev_pop(r);
+		dev_push(r, r->held[0], 8);
+		dev_flush(r);
+		drv_reap_all(r);
+		dev_crash(r);
+		dev_start(r);
+		check_log(r);
+		dev_pop_all(r);
+		check_log(r);
+		drain(r);
+	}
 }
 
 /* Split: the 16-bit indices wrap while chains are in flight. */
@@ -1072,6 +1366,95 @@ static void split_crash_across_the_index_wrap(void **state)
 /* ---- every store is a crash point ---- */
 
 enum crash_op { AT_POP, AT_PUSH, AT_FLUSH, AT_INIT, AT_RECOVERY_WITH_BATCH };
+
+/*
+ * The same scenario again and again, the device killed after 1, 2, 3, ...
+ * stores of one operation, until the operation completes: each time the
+ * restarted device pops exactly what was unfinished, and the driver gets
+ * every request back once.
+ */
+static void every_store_is_a_safe_crash_point(const struct params *p, enum crash_op op)
+{
+	long k;
+
+	skip_without_tracer();
+	for (k = 1;; k++) {
+		struct rig *r = directed_rig(p);
+		bool died = false;
+
+		snprintf(ctx_msg, sizeof(ctx_msg), "%s num %u features %#llx, op %d, crash after %ld",
+			 r->packed ? "packed" : "split", p->num, (unsigned long long)p->features,
+			 op, k);
+		dev_start(r);
+		drv_add_n(r, 6);
+		for (int i = 0; i < 4; i++)
+			dev_pop(r);
+		dev_push(r, 2, 8);
+		dev_push(r, 0, 8);
+		dev_flush(r);
+		dev_push(r, 3, 6);
+		dev_push(r, 1, 8);
+		switch (op) {
+		case AT_POP:
+			died = dev_pop_crashing(r, k) == NO_REQ - 1;
+			break;
+		case AT_PUSH:
+			dev_pop(r);
+			died = !dev_push_crashing(r, 4, 8, k);
+			break;
+		case AT_FLUSH:
+			died = !dev_flush_crashing(r, k, false, false);
+			break;
+		case AT_INIT:
+			dev_crash(r);
+			drv_add_n(r, 1);
+			r->cfg.base = wrong_base(r);
+			died = traced(r, op_init, &(struct op_arg){ 0 }, k, NULL, false);
+			break;
+		case AT_RECOVERY_WITH_BATCH:
+			assert_false(dev_flush_crashing(r, -1, true, true));
+			drv_reap_all(r);
+			r->cfg.base = wrong_base(r);
+			died = traced(r, op_init, &(struct op_arg){ 0 }, k, NULL, false);
+			break;
+		}
+		if (!died && (op == AT_INIT || op == AT_RECOVERY_WITH_BATCH))
+			assert_null(vio_devq_error(r->q));
+		if (died) {
+			drv_reap_all(r);
+			drv_add_n(r, 2);
+			dev_start(r);
+			check_log(r);
+		}
+		drain(r);
+		rig_free(r);
+		if (!died)
+			break;
+	}
+	/* the operation did store something (an IN_ORDER push stores nothing: flush does) */
+	if (op != AT_PUSH || !(p->features & F_IN_ORDER))
+		assert_true(k > 2);
+}
+
+static void every_store_of_a_push_is_a_safe_crash_point(void **state)
+{
+	every_store_is_a_safe_crash_point(*state, AT_PUSH);
+}
+
+static void every_store_of_a_flush_is_a_safe_crash_point(void **state)
+{
+	every_store_is_a_safe_crash_point(*state, AT_FLUSH);
+}
+
+static void every_store_of_recovery_is_a_safe_crash_point(void **state)
+{
+	every_store_is_a_safe_crash_point(*state, AT_INIT);
+}
+
+static void every_store_of_recovery_finishing_a_batch_is_a_safe_crash_point(void **state)
+{
+	every_store_is_a_safe_crash_point(*state, AT_RECOVERY_WITH_BATCH);
+}
 
 /* ------------------------------------------------------------------ */
 /* A hostile region                                                    */
@@ -1226,6 +1609,58 @@ static void hostile_batch_head_out_of_range(void **state)
 	assert_broken(r, E_BATCH_OOR);
 }
 
+static void hostile_batch_list_shorter_than_its_count(void **state)
+{
+	struct rig *r = *state;
+
+	crash_with_a_batch_to_finish(r);
+	H(r)->batch_count = 3; /* the list ends after 2 */
+	restart(r);
+	assert_broken(r, E_BATCH_OOR);
+	H(r)->batch_count = 2;
+	E(r)[H(r)->batch_head].next = (uint16_t)(r->p.num + 7);
+	restart(r);
+	assert_broken(r, E_BATCH_OOR);
+}
+
+/* Unedited, the same log recovers: the edits above are what broke it. */
+static void hostile_controls_recover(void **state)
+{
+	struct rig *r = *state;
+
+	crash_with_a_batch_to_finish(r);
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	drv_reap_all(r);
+	drain(r);
+	crash_with_some_in_flight(r);
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	drain(r);
+}
+
+static void hostile_region_too_small_or_misaligned_is_not_touched(void **state)
+{
+	struct rig *r = *state;
+	uint8_t before[4096];
+
+	crash_with_some_in_flight(r);
+	memcpy(before, r->log, r->log_size);
+	r->cfg.inflight_size = r->log_size - 1;
+	restart(r);
+	assert_broken(r, E_SMALL);
+	assert_memory_equal(before, r->log, r->log_size);
+	r->cfg.inflight_size = r->log_size;
+	r->cfg.inflight = r->log + 4;
+	restart(r);
+	assert_broken(r, E_SMALL);
+	assert_memory_equal(before, r->log, r->log_size);
+	r->cfg.inflight = r->log;
+	restart(r);
+	assert_null(vio_devq_error(r->q));
+	drain(r);
+}
+
 /* ---- split ---- */
 
 static void hostile_split_used_index_not_the_rings(void **state)
@@ -1342,6 +1777,154 @@ static void hostile_packed_saved_list_link_out_of_range(void **state)
 	S(r)[e->first].next = (uint16_t)(r->p.num + 1);
 	restart(r);
 	assert_broken(r, E_SAVED);
+}
+
+static void hostile_packed_saved_list_wrong_length(void **state)
+{
+	struct rig *r = *state;
+	struct t_entry *e;
+	uint16_t n;
+
+	crash_with_some_in_flight(r);
+	e = &E(r)[id_of(r, 0)];
+	n = e->ndesc;
+	e->ndesc = 0;
+	restart(r);
+	assert_broken(r, E_NDESC);
+	e->ndesc = (uint16_t)(r->p.num + 1);
+	restart(r);
+	assert_broken(r, E_NDESC);
+	e->ndesc = (uint16_t)(n + 1); /* runs off the list, or into a free slot */
+	restart(r);
+	assert_non_null(vio_devq_error(r->q));
+	assert_true(!strcmp(vio_devq_error(r->q), E_SAVED) ||
+		    !strcmp(vio_devq_error(r->q), E_POSITIONS));
+	if (n > 1) {
+		e->ndesc = (uint16_t)(n - 1);
+		restart(r);
+		assert_broken(r, E_POSITIONS);
+	}
+}
+
+static void hostile_packed_positions_do_not_match(void **state)
+{
+	struct rig *r = *state;
+	uint16_t avail, used;
+
+	crash_with_some_in_flight(r);
+	avail = H(r)->avail;
+	used = H(r)->used;
+	H(r)->avail = (uint16_t)((avail & 0x8000) | (((avail & 0x7fff) + 1) % r->p.num));
+	restart(r);
+	assert_broken(r, E_POSITIONS);
+	H(r)->avail = avail ^ 0x8000;
+	restart(r);
+	assert_broken(r, E_POSITIONS);
+	H(r)->avail = avail;
+	H(r)->used = (uint16_t)((used & 0x8000) | (((used & 0x7fff) + 1) % r->p.num));
+	restart(r);
+	assert_broken(r, E_POSITIONS);
+	H(r)->used = used;
+	restart(r);
+	assert_null(vio_devq_error(r->q));
+}
+
+/* The newest entry's avail_end is believed only when newer than the header's position. */
+static void hostile_packed_newest_avail_end_wrong(void **state)
+{
+	struct rig *r = *state;
+	struct t_entry *e;
+
+	crash_with_some_in_flight(r);
+	e = &E(r)[id_of(r, 3)];
+	H(r)->avail_counter = 0;
+	e->avail_end = (uint16_t)((e->avail_end & 0x8000) | (((e->avail_end & 0x7fff) + 2) % r->p.num));
+	restart(r);
+	assert_broken(r, E_POSITIONS);
+}
+
+static void hostile_packed_positions_out_of_range(void **state)
+{
+	struct rig *r = *state;
+	uint16_t avail, used;
+
+	crash_with_some_in_flight(r);
+	avail = H(r)->avail;
+	used = H(r)->used;
+	H(r)->avail = 0x7fff;
+	restart(r);
+	assert_non_null(vio_devq_error(r->q));
+	H(r)->avail = avail;
+	H(r)->used = (uint16_t)(0x8000 | r->p.num);
+	restart(r);
+	assert_non_null(vio_devq_error(r->q));
+	H(r)->used = used;
+	restart(r);
+	assert_null(vio_devq_error(r->q));
+}
+
+static void hostile_packed_batch_used_out_of_range(void **state)
+{
+	struct rig *r = *state;
+	uint16_t batch_used;
+
+	crash_with_a_batch_to_finish(r);
+	batch_used = H(r)->batch_used;
+	H(r)->batch_used = 0x7fff;
+	restart(r);
+	assert_non_null(vio_devq_error(r->q));
+	H(r)->batch_used = (uint16_t)(0x8000 | r->p.num);
+	restart(r);
+	assert_non_null(vio_devq_error(r->q));
+	H(r)->batch_used = batch_used;
+	restart(r);
+	assert_null(vio_devq_error(r->q));
+}
+
+static void hostile_packed_saved_descriptor_outside_guest_memory(void **state)
+{
+	struct rig *r = *state;
+
+	crash_with_some_in_flight(r);
+	S(r)[E(r)[id_of(r, 0)].first].addr = MOCK_HOLE_GPA;
+	restart(r);
+	assert_null(vio_devq_error(r->q));
+	assert_broken(r, E_OUTSIDE);
+}
+
+static void hostile_packed_saved_indirect_inside_a_list(void **state)
+{
+	struct rig *r = *state;
+	struct t_entry *e;
+
+	crash_with_some_in_flight(r);
+	e = &E(r)[id_of(r, 0)];
+	assert_true(e->ndesc == 2); /* request 0 is direct */
+	S(r)[e->first].flags |= VIRTQ_DESC_F_INDIRECT;
+	restart(r);
+	assert_broken(r, "indirect descriptor inside a descriptor list");
+}
+
+static void hostile_packed_saved_indirect_without_the_feature(void **state)
+{
+	struct rig *r = *state;
+	struct t_entry *e;
+	uint64_t table = mock_alloc(&r->m, 0, 64, 16);
+
+	crash_with_some_in_flight(r);
+	e = &E(r)[id_of(r, 0)];
+	mock_pdesc_write(&r->m, table, 0, r->req[0].b[0].gpa, 8, 0, 0);
+	e->ndesc = 1;
+	S(r)[e->first] = (struct t_desc){ table, 16, VIRTQ_DESC_F_INDIRECT, NONE };
+	/* one descriptor fewer in flight: move the avail position back by one */
+	if ((H(r)->avail & 0x7fff) == 0)
+		H(r)->avail = (uint16_t)(((H(r)->avail ^ 0x8000) & 0x8000) | (r->p.num - 1));
+	else
+		H(r)->avail--;
+	H(r)->avail_counter = UINT32_MAX;
+	restart(r);
+	assert_null(vio_devq_error(r->q)); /* a consistent log: the pop finds it out */
+	assert_broken(r, "VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC");
 }
 
 /* ---- anything at all behind a valid magic ---- */
@@ -1536,10 +2119,37 @@ struct rparams {
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		MATRIX(fresh_zeroed_region_is_initialised),
+		BARE_MATRIX(fresh_region_of_garbage_without_magic_is_initialised),
+		BARE_MATRIX(fresh_region_starts_at_the_vring_base),
+		MATRIX(pops_are_logged_in_pop_order),
 		MATRIX(push_without_flush_changes_nothing_in_the_log),
+		MATRIX(flush_clears_the_published_entries),
 
+		MATRIX(clean_stop_then_restart_resubmits_nothing),
+		MATRIX(clean_stop_with_nothing_new_pops_nothing),
+		MATRIX(crash_resubmits_unfinished_chains_in_pop_order),
+		MATRIX(crash_again_before_all_are_resubmitted),
+		MATRIX(wrong_vring_base_is_ignored_when_the_log_has_the_queue),
+		PACKED(packed_crash_in_every_lap),
 		BARE(split_crash_across_the_index_wrap, S_PLAIN),
 		BARE(split_crash_across_the_index_wrap, S_IND_ORD),
+
+		T(crash_after_publish_begin_resubmits_the_batch, S_PLAIN),
+		T(crash_after_publish_begin_resubmits_the_batch, S_IND),
+		T(crash_after_publish_begin_resubmits_the_batch, P_PLAIN),
+		T(crash_after_publish_begin_resubmits_the_batch, P_IND),
+		T(crash_after_the_ring_store_does_not_resubmit_the_batch, S_PLAIN),
+		T(crash_after_the_ring_store_does_not_resubmit_the_batch, S_IND),
+		T(crash_after_the_ring_store_does_not_resubmit_the_batch, P_PLAIN),
+		T(crash_after_the_ring_store_does_not_resubmit_the_batch, P_IND),
+		MATRIX(crash_just_before_the_publishing_store_resubmits_the_batch),
+		MATRIX(crash_just_after_the_publishing_store_does_not_resubmit_it),
+
+		BARE_MATRIX(every_store_of_a_push_is_a_safe_crash_point),
+		BARE_MATRIX(every_store_of_a_flush_is_a_safe_crash_point),
+		BARE_MATRIX(every_store_of_recovery_is_a_safe_crash_point),
+		BARE_MATRIX(every_store_of_recovery_finishing_a_batch_is_a_safe_crash_point),
 
 		MATRIX(hostile_inflight_flag_above_1),
 		MATRIX(hostile_inflight_flag_0xff_on_an_idle_entry),
@@ -1549,6 +2159,9 @@ int main(void)
 		MATRIX(hostile_log_for_the_other_layout),
 		MATRIX(hostile_batch_larger_than_the_queue),
 		MATRIX(hostile_batch_head_out_of_range),
+		MATRIX(hostile_batch_list_shorter_than_its_count),
+		MATRIX(hostile_controls_recover),
+		MATRIX(hostile_region_too_small_or_misaligned_is_not_touched),
 		SPLIT(hostile_split_used_index_not_the_rings),
 		SPLIT(hostile_split_ring_used_index_moved_under_the_log),
 		SPLIT(hostile_split_more_in_flight_than_made_available),
@@ -1557,6 +2170,15 @@ int main(void)
 		PACKED(hostile_packed_saved_list_out_of_range),
 		PACKED(hostile_packed_saved_list_shared_by_two_buffers),
 		PACKED(hostile_packed_saved_list_link_out_of_range),
+		PACKED(hostile_packed_saved_list_wrong_length),
+		PACKED(hostile_packed_positions_do_not_match),
+		PACKED(hostile_packed_newest_avail_end_wrong),
+		PACKED(hostile_packed_positions_out_of_range),
+		PACKED(hostile_packed_batch_used_out_of_range),
+		PACKED(hostile_packed_saved_descriptor_outside_guest_memory),
+		T(hostile_packed_saved_indirect_inside_a_list, P_PLAIN),
+		T(hostile_packed_saved_indirect_inside_a_list, P_ORD),
+		T(hostile_packed_saved_indirect_without_the_feature, P_PLAIN),
 		BARE_MATRIX(hostile_random_region_behind_a_valid_magic),
 		T(split_more_pushes_between_flushes_than_the_queue_size_breaks_it, S_PLAIN),
 		T(split_more_pushes_between_flushes_than_the_queue_size_breaks_it, S_IND),
