@@ -22,7 +22,7 @@
  * reach the shared mapping in program order, which the release stores
  * below enforce against compiler reordering):
  *   pop:      fill entry (and save slots), then entry.inflight = 1 (commit),
- *             then hdr.avail/avail_counter.
+ *             then hdr.avail, then hdr.avail_counter.
  *   publish:  hdr.batch_* names the buffers about to be published and the
  *             used index they publish; then the ring's used index/flags are
  *             stored (the driver sees them); then their entries are cleared
@@ -50,7 +50,7 @@ struct log_hdr {
 	uint16_t batch_used;   /* the value the batch being published makes it */
 	uint16_t batch_count;  /* buffers in that batch (0: none) */
 	uint16_t batch_head;   /* first of them; entry.next links the rest */
-	uint16_t avail;        /* packed: next avail pos | wrap << 15, after avail_counter */
+	uint16_t avail;        /* packed: next avail pos | wrap << 15 after pop avail_counter */
 	uint16_t pad1;
 	uint64_t avail_counter;
 	uint8_t pad2[32];
@@ -155,8 +155,12 @@ void inflight_pop(struct vio_devq *q, uint16_t id)
 	}
 	LOG_STORE(e->inflight, 1); /* commit */
 	if (q->packed) {
-		LOG_STORE(q->log->avail_counter, q->log_counter);
+		/* avail first: until avail_counter follows, recovery takes the
+		 * position from this entry (its counter is the newer), which
+		 * equals it; the other order would pair the new counter with
+		 * the previous pop's position. */
 		LOG_STORE(q->log->avail, avail);
+		LOG_STORE(q->log->avail_counter, q->log_counter);
 	}
 }
 

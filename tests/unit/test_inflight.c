@@ -1319,6 +1319,27 @@ static void crash_just_after_the_publishing_store_does_not_resubmit_it(void **st
 	crash_at_the_publishing_store(state, true);
 }
 
+/*
+ * Packed: a pop stores where the next one starts (hdr.avail) and the pop
+ * counter that position goes with (hdr.avail_counter). Killed between the
+ * two, recovery must not pair the new counter with the old position.
+ */
+static void packed_crash_between_avail_position_and_its_counter(void **state)
+{
+	struct rig *r = *state;
+
+	skip_without_tracer();
+	drv_add_n(r, 4);
+	dev_pop(r);
+	dev_pop(r);
+	assert_int_equal(dev_pop_crashing_at(r, -1, &H(r)->avail_counter, true), NO_REQ - 1);
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	assert_int_equal(r->q->log_resub_n, 3);
+	check_log(r);
+	drain(r);
+}
+
 /* Packed: every lap of the ring, with a crash in each. */
 static void packed_crash_in_every_lap(void **state)
 {
@@ -1434,6 +1455,11 @@ static void every_store_is_a_safe_crash_point(const struct params *p, enum crash
 	/* the operation did store something (an IN_ORDER push stores nothing: flush does) */
 	if (op != AT_PUSH || !(p->features & F_IN_ORDER))
 		assert_true(k > 2);
+}
+
+static void every_store_of_a_pop_is_a_safe_crash_point(void **state)
+{
+	every_store_is_a_safe_crash_point(*state, AT_POP);
 }
 
 static void every_store_of_a_push_is_a_safe_crash_point(void **state)
@@ -2132,6 +2158,7 @@ int main(void)
 		MATRIX(crash_again_before_all_are_resubmitted),
 		MATRIX(wrong_vring_base_is_ignored_when_the_log_has_the_queue),
 		PACKED(packed_crash_in_every_lap),
+		PACKED(packed_crash_between_avail_position_and_its_counter),
 		BARE(split_crash_across_the_index_wrap, S_PLAIN),
 		BARE(split_crash_across_the_index_wrap, S_IND_ORD),
 
@@ -2146,6 +2173,7 @@ int main(void)
 		MATRIX(crash_just_before_the_publishing_store_resubmits_the_batch),
 		MATRIX(crash_just_after_the_publishing_store_does_not_resubmit_it),
 
+		BARE_MATRIX(every_store_of_a_pop_is_a_safe_crash_point),
 		BARE_MATRIX(every_store_of_a_push_is_a_safe_crash_point),
 		BARE_MATRIX(every_store_of_a_flush_is_a_safe_crash_point),
 		BARE_MATRIX(every_store_of_recovery_is_a_safe_crash_point),
