@@ -422,7 +422,14 @@ static int resume_packed(struct vio_devq *q, uint16_t used, uint16_t avail, uint
 	return 0;
 }
 
-/* Writes back what recovery decided: the finished batch and the committed used value. */
+/*
+ * Writes back what recovery decided: the finished batch, the committed used
+ * value and (packed) where popping resumes. The position may have come from
+ * the newest entry (the process died before storing hdr.avail); once that
+ * entry is used and forgotten, the header is all that is left to say it.
+ * avail before avail_counter, as in inflight_pop(): a crash in between
+ * leaves either the header or the newest entry naming the same position.
+ */
 static void commit_recovery(struct vio_devq *q, const uint8_t *inflight, uint16_t used)
 {
 	struct log_entry *e = entries(q);
@@ -432,6 +439,10 @@ static void commit_recovery(struct vio_devq *q, const uint8_t *inflight, uint16_
 			LOG_STORE(e[id].inflight, 0);
 	LOG_STORE(q->log->used, used);
 	LOG_STORE(q->log->batch_count, 0);
+	if (q->packed) {
+		LOG_STORE(q->log->avail, pack_pos(q->next_avail, q->avail_wrap));
+		LOG_STORE(q->log->avail_counter, q->log_counter);
+	}
 }
 
 static int recover(struct vio_devq *q)

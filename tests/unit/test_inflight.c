@@ -1340,6 +1340,41 @@ static void packed_crash_between_avail_position_and_its_counter(void **state)
 	drain(r);
 }
 
+/*
+ * Packed: killed after a pop committed its entry and before hdr.avail, the
+ * position comes from the entry. Recovery must write it back: once that
+ * newest chain is used and the device dies again, the header is all that
+ * says where popping stopped.
+ */
+static void packed_recovered_avail_position_is_written_back(void **state)
+{
+	struct rig *r = *state;
+
+	skip_without_tracer();
+	drv_add_n(r, 4);
+	dev_pop(r);
+	assert_int_equal(dev_pop_crashing_at(r, -1, &H(r)->avail, false), NO_REQ - 1);
+	dev_start(r);
+	assert_int_equal(r->q->log_resub_n, 2);
+	assert_int_equal(dev_pop(r), 0);
+	assert_int_equal(dev_pop(r), 1);
+	check_log(r);
+	dev_push(r, 1, 8); /* the newest: its entry is forgotten at the flush */
+	if (r->in_order)
+		dev_push(r, 0, 8); /* (IN_ORDER: only after 0) */
+	dev_flush(r);
+	dev_crash(r);
+	drv_reap_all(r);
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	assert_int_equal(r->q->log_resub_n, r->in_order ? 0 : 1);
+	check_log(r);
+	if (!r->in_order)
+		assert_int_equal(dev_pop(r), 0);
+	assert_int_equal(dev_pop(r), 2);
+	drain(r);
+}
+
 /* Packed: every lap of the ring, with a crash in each. */
 static void packed_crash_in_every_lap(void **state)
 {
@@ -2159,6 +2194,7 @@ int main(void)
 		MATRIX(wrong_vring_base_is_ignored_when_the_log_has_the_queue),
 		PACKED(packed_crash_in_every_lap),
 		PACKED(packed_crash_between_avail_position_and_its_counter),
+		PACKED(packed_recovered_avail_position_is_written_back),
 		BARE(split_crash_across_the_index_wrap, S_PLAIN),
 		BARE(split_crash_across_the_index_wrap, S_IND_ORD),
 
