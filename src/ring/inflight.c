@@ -28,9 +28,9 @@
  *             stored (the driver sees them); then their entries are cleared
  *             and hdr.used = batch_used (commit).
  *   recovery: if the ring shows the batch published (split: used->idx ==
- *             batch_used; packed: the descriptor at hdr.used is used in
- *             this lap), finish it. The entries still in flight are the
- *             chains popped and not seen used by the driver.
+ *             batch_used; packed: the descriptor at hdr.used was stored
+ *             used in this lap), finish it. The entries still in flight are
+ *             the chains popped and not seen used by the driver.
  */
 #include <errno.h>
 #include <string.h>
@@ -258,16 +258,23 @@ static int64_t circle(const struct vio_devq *q, uint16_t p)
 	return (p & 0x7fff) + ((p & 0x8000) ? 0 : q->num);
 }
 
-/* Is the batch recorded in the header visible to the driver? */
+/*
+ * Is the batch recorded in the header visible to the driver? Packed: the
+ * first used descriptor of the batch sits at the committed position @used
+ * (checked in range), made available in the lap of its wrap counter W
+ * (AVAIL = W, USED = !W) and stored last by the flush (AVAIL = USED = W).
+ * Once the driver has seen it, it may reap it and, the ring wrapping while
+ * we are down, make that position available again in the next lap
+ * (AVAIL = !W, USED = W). USED == W tells both published states from the
+ * one where the store never happened.
+ */
 static bool batch_published(struct vio_devq *q, uint16_t used, uint16_t batch_used)
 {
 	if (!q->packed)
 		return vio_le16_read(&q->used->idx) == batch_used;
-	/* The first used descriptor of the batch sits at the committed position. */
 	uint16_t flags = vio_le16_read(&q->pdesc[used & 0x7fff].flags);
-	bool wrap = used & 0x8000;
 
-	return !!(flags & VIRTQ_DESC_F_AVAIL) == wrap && !!(flags & VIRTQ_DESC_F_USED) == wrap;
+	return !!(flags & VIRTQ_DESC_F_USED) == !!(used & 0x8000);
 }
 
 /* Walks the batch list from the header and clears its entries (in @inflight). */

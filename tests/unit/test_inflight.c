@@ -1320,6 +1320,41 @@ static void crash_just_after_the_publishing_store_does_not_resubmit_it(void **st
 }
 
 /*
+ * Packed: the batch was published, then the device died before forgetting
+ * it; the guest reaped it and made so many buffers available that the ring
+ * wrapped onto the batch's first position. That descriptor is now available
+ * in the next lap, not used: the batch must still count as published.
+ */
+static void packed_batch_reaped_and_its_position_reused_is_not_resubmitted(void **state)
+{
+	struct rig *r = *state;
+	uint16_t first = r->q->next_used;
+	bool wrap = r->q->used_wrap;
+	uint16_t flags;
+
+	drv_add_n(r, 3);
+	dev_pop_all(r);
+	dev_push(r, 0, 8);
+	if (r->in_order || HAVE_TRACER)
+		assert_false(dev_flush_crashing(r, -1, true, true));
+	else
+		flush_steps_then_crash(r, true);
+	drv_reap_all(r);
+	assert_int_equal(r->reaped, 1);
+	while (drv_add(r))
+		;
+	flags = mock_packed_flags(&r->vq, first);
+	assert_true(!!(flags & AVAIL) != wrap); /* made available in the next lap */
+	dev_start(r);
+	assert_null(vio_devq_error(r->q));
+	assert_int_equal(r->q->log_resub_n, 2);
+	assert_int_equal(dev_pop(r), 1);
+	assert_int_equal(dev_pop(r), 2);
+	check_log(r);
+	drain(r);
+}
+
+/*
  * Packed: a pop stores where the next one starts (hdr.avail) and the pop
  * counter that position goes with (hdr.avail_counter). Killed between the
  * two, recovery must not pair the new counter with the old position.
@@ -2208,6 +2243,7 @@ int main(void)
 		T(crash_after_the_ring_store_does_not_resubmit_the_batch, P_IND),
 		MATRIX(crash_just_before_the_publishing_store_resubmits_the_batch),
 		MATRIX(crash_just_after_the_publishing_store_does_not_resubmit_it),
+		PACKED(packed_batch_reaped_and_its_position_reused_is_not_resubmitted),
 
 		BARE_MATRIX(every_store_of_a_pop_is_a_safe_crash_point),
 		BARE_MATRIX(every_store_of_a_push_is_a_safe_crash_point),
