@@ -30,7 +30,9 @@
  *   recovery: if the ring shows the batch published (split: used->idx ==
  *             batch_used; packed: the descriptor at hdr.used was stored
  *             used in this lap), finish it. The entries still in flight are
- *             the chains popped and not seen used by the driver.
+ *             the chains popped and not seen used by the driver; packed:
+ *             their ring positions lose any used flags a dead process
+ *             wrote there without publishing them.
  */
 #include <errno.h>
 #include <string.h>
@@ -430,6 +432,30 @@ static int resume_packed(struct vio_devq *q, uint16_t used, uint16_t avail, uint
 }
 
 /*
+ * Packed: the descriptors in flight sit at [@used, @used + @n) of the ring,
+ * device-owned. A process that died after writing used descriptors there
+ * (push, or the IN_ORDER drain inside a flush) and before publishing them
+ * (a batch's first flags are stored last) left them looking used in this
+ * lap: once our next flush lets the driver reach them, it would take them
+ * for completions we never made. Each gets back the flags of a descriptor
+ * made available in its lap (AVAIL = W, USED = !W), which the driver does
+ * not consume; its other fields are ours to overwrite when we use it.
+ */
+static void unpublish_in_flight(struct vio_devq *q, uint16_t used, uint32_t n)
+{
+	uint16_t pos = used & 0x7fff;
+	bool wrap = used & 0x8000;
+
+	for (uint32_t i = 0; i < n; i++) {
+		vio_le16_write(&q->pdesc[pos].flags, wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED);
+		if (++pos == q->num) {
+			pos = 0;
+			wrap = !wrap;
+		}
+	}
+}
+
+/*
  * Writes back what recovery decided: the finished batch, the committed used
  * value and (packed) where popping resumes. The position may have come from
  * the newest entry (the process died before storing hdr.avail); once that
@@ -477,6 +503,8 @@ static int recover(struct vio_devq *q)
 		return -EIO;
 	if (q->packed ? resume_packed(q, used, h.avail, h.avail_counter) : resume_split(q, used))
 		return -EIO;
+	if (q->packed)
+		unpublish_in_flight(q, used, q->log_desc_total);
 	commit_recovery(q, inflight, used);
 	return 0;
 }

@@ -1410,6 +1410,49 @@ static void packed_recovered_avail_position_is_written_back(void **state)
 	drain(r);
 }
 
+/*
+ * Packed: a flush publishes a batch by storing its first descriptor's flags
+ * last; the others are written used before (at push, or by the IN_ORDER
+ * drain in the flush). Killed in between, those used descriptors stay in
+ * the ring past the committed position. After the restart the driver must
+ * not see them: the new device completes the same chains in another order,
+ * and the driver would reach a stale used descriptor (a chain the new
+ * device has not completed) right after the new device's first batch.
+ */
+static void packed_used_descriptors_of_an_unpublished_batch_are_not_seen(void **state)
+{
+	struct rig *r = *state;
+	struct mock_used u;
+
+	drv_add_n(r, 4);
+	dev_pop_all(r);
+	dev_push(r, 0, 3); /* partial lengths: no IN_ORDER merging */
+	dev_push(r, 1, 5);
+	dev_push(r, 2, 7);
+	if (r->in_order) {
+		skip_without_tracer();
+		assert_false(dev_flush_crashing(r, -1, true, false));
+	} else {
+		dev_crash(r);
+	}
+	drv_reap_all(r);
+	assert_int_equal(r->reaped, 0);
+	dev_start(r);
+	assert_int_equal(r->q->log_resub_n, 4);
+	dev_pop_all(r);
+	dev_push(r, 0, 1);
+	dev_flush(r);
+	assert_int_equal(mock_vq_used(&r->vq, &u), 1);
+	assert_int_equal(u.id, r->req[0].id);
+	r->req[0].state = R_REAPED;
+	r->reaped++;
+	r->next_reap++;
+	r->byid[u.id] = NO_REQ;
+	/* 1 and 2 are not complete: nothing more is used */
+	assert_int_equal(mock_vq_used(&r->vq, &u), 0);
+	drain(r);
+}
+
 /* Packed: every lap of the ring, with a crash in each. */
 static void packed_crash_in_every_lap(void **state)
 {
@@ -2192,11 +2235,131 @@ static void split_more_pushes_between_flushes_than_the_queue_size_breaks_it(void
 /* The seeded random model                                              */
 /* ------------------------------------------------------------------ */
 
+/* The guest while the back-end is down: reaps, makes more available, sometimes fills the ring. */
+static void downtime(struct rig *r)
+{
+	switch (rnd_below(r, 4)) {
+	case 0:
+		break;
+	case 1:
+		for (unsigned k = rnd_below(r, 4); k > 0 && drv_reap(r); k--)
+			;
+		drv_add_n(r, rnd_below(r, 4));
+		break;
+	default:
+		drv_reap_all(r);
+		while (r->nreq < MAX_REQ - 64 && drv_add(r))
+			;
+		break;
+	}
+}
+
+/* A crash somewhere: between calls, at any store of a pop, push or flush. */
+static void random_crash(struct rig *r)
+{
+	long k = 1 + (long)rnd_below(r, 30);
+	bool died = false;
+
+	switch (HAVE_TRACER ? rnd_below(r, 6) : rnd_below(r, 2) * 5u) {
+	case 0:
+		break;
+	case 1:
+		died = dev_pop_crashing(r, k) == NO_REQ - 1;
+		break;
+	case 2:
+		for (uint32_t i = 0; i < r->held_n; i++)
+			if (r->req[r->held[i]].state == R_HELD) {
+				died = !dev_push_crashing(r, r->held[i], some_len(r, r->held[i]), k);
+				break;
+			}
+		break;
+	case 3:
+		died = !dev_flush_crashing(r, k, false, false);
+		break;
+	case 4:
+		died = !dev_flush_crashing(r, -1, true, rnd_below(r, 2));
+		break;
+	case 5:
+		if (!r->in_order) {
+			flush_steps_then_crash(r, rnd_below(r, 2));
+			died = true;
+		}
+		break;
+	}
+	if (!died)
+		dev_crash(r);
+	downtime(r);
+	/* sometimes it dies again while recovering */
+	assert_int_equal(dev_start_crashing(r, HAVE_TRACER && !rnd_below(r, 4) ? k : -1), 0);
+	CHECK(vio_devq_error(r->q) == NULL);
+}
+
+static void random_run(const struct params *p, uint16_t start, uint64_t seed, unsigned steps)
+{
+	struct rig *r = rig_new(p, start, seed);
+
+	snprintf(ctx_msg, sizeof(ctx_msg), "random %s num %u features %#llx start %#x seed %llu",
+		 r->packed ? "packed" : "split", p->num, (unsigned long long)p->features, start,
+		 (unsigned long long)seed);
+	dev_start(r);
+	for (unsigned step = 0; step < steps && r->nreq < MAX_REQ - 256; step++) {
+		uint32_t x = rnd_below(r, 100);
+
+		if (x < 22) {
+			drv_add_n(r, 1 + rnd_below(r, 3));
+		} else if (x < 42) {
+			dev_pop(r);
+		} else if (x < 62) {
+			if (r->held_n) {
+				uint32_t s = r->held[rnd_below(r, r->held_n)];
+
+				if (r->req[s].state == R_HELD)
+					dev_push(r, s, some_len(r, s));
+			}
+		} else if (x < 72) {
+			dev_flush(r);
+		} else if (x < 85) {
+			for (unsigned k = rnd_below(r, 4); k > 0 && drv_reap(r); k--)
+				;
+		} else if (x < 90) {
+			random_crash(r);
+		} else {
+			continue;
+		}
+		check_log(r);
+	}
+	drain(r);
+	check_log(r);
+	rig_free(r);
+}
+
 struct rparams {
 	struct params p;
 	uint16_t start;
 	unsigned seeds, steps;
 };
+
+static void random_crashes(void **state)
+{
+	const struct rparams *rp = *state;
+	const char *env = getenv("VIO_TEST_SEED");
+	uint64_t base = env ? strtoull(env, NULL, 0) : 1;
+
+	print_message("seeds %llu..%llu (VIO_TEST_SEED)\n", (unsigned long long)base,
+		      (unsigned long long)(base + rp->seeds - 1));
+	for (uint64_t s = base; s < base + rp->seeds; s++)
+		random_run(&rp->p, rp->start, s, rp->steps);
+}
+
+/* Small queues, so the rings wrap often; some start just before an index wrap. */
+static const struct rparams R_S = { { MOCK_SPLIT, 4, 0 }, 0, 40, 1500 };
+static const struct rparams R_S_IND = { { MOCK_SPLIT, 8, F_INDIRECT }, 0xfff0, 40, 1500 };
+static const struct rparams R_S_ORD = { { MOCK_SPLIT, 8, F_IN_ORDER | F_EVENT }, 0xffe0, 40, 1500 };
+static const struct rparams R_S_IND_ORD = { { MOCK_SPLIT, 4, F_INDIRECT | F_IN_ORDER }, 0, 40, 1500 };
+static const struct rparams R_P = { { MOCK_PACKED, 5, 0 }, 0x8000, 40, 1500 };
+static const struct rparams R_P_IND = { { MOCK_PACKED, 7, F_INDIRECT | F_EVENT }, 3, 40, 1500 };
+static const struct rparams R_P_ORD = { { MOCK_PACKED, 6, F_IN_ORDER }, 0x8004, 40, 1500 };
+static const struct rparams R_P_IND_ORD = { { MOCK_PACKED, 4, F_INDIRECT | F_IN_ORDER }, 2, 40, 1500 };
 
 /* ------------------------------------------------------------------ */
 
@@ -2228,6 +2391,7 @@ int main(void)
 		MATRIX(crash_again_before_all_are_resubmitted),
 		MATRIX(wrong_vring_base_is_ignored_when_the_log_has_the_queue),
 		PACKED(packed_crash_in_every_lap),
+		PACKED(packed_used_descriptors_of_an_unpublished_batch_are_not_seen),
 		PACKED(packed_crash_between_avail_position_and_its_counter),
 		PACKED(packed_recovered_avail_position_is_written_back),
 		BARE(split_crash_across_the_index_wrap, S_PLAIN),
@@ -2283,6 +2447,8 @@ int main(void)
 		T(split_more_pushes_between_flushes_than_the_queue_size_breaks_it, S_PLAIN),
 		T(split_more_pushes_between_flushes_than_the_queue_size_breaks_it, S_IND),
 
+		R(R_S), R(R_S_IND), R(R_S_ORD), R(R_S_IND_ORD),
+		R(R_P), R(R_P_IND), R(R_P_ORD), R(R_P_IND_ORD),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
