@@ -490,6 +490,9 @@ static int recover(struct vio_devq *q)
 	if (read_entries(q, inflight))
 		return -EIO;
 	used = h.used;
+	/* Packed: batch_published() reads the ring at this position. */
+	if (q->packed && circle(q, used) < 0)
+		return devq_fail(q, "inflight log: ring position out of range");
 	if (h.batch_count) {
 		if (h.batch_count > q->num)
 			return devq_fail(q, "inflight log: batch larger than the queue");

@@ -2020,6 +2020,35 @@ static void hostile_packed_batch_used_out_of_range(void **state)
 	assert_null(vio_devq_error(r->q));
 }
 
+/*
+ * A batch to finish at a used position outside the ring: the ring must not
+ * be read there. Queue Size = one page of descriptors, the page after the
+ * ring made inaccessible while the device starts.
+ */
+static void hostile_packed_batch_at_used_position_outside_the_ring_is_not_read(void **state)
+{
+	struct params p = *(const struct params *)*state;
+	struct rig *r;
+	char *after;
+
+	p.num = (uint32_t)(page_size() / 16);
+	r = directed_rig(&p);
+	dev_start(r);
+	crash_with_some_in_flight(r);
+	H(r)->batch_count = 1;
+	H(r)->batch_head = id_of(r, 0);
+	H(r)->batch_used = 0x8001;
+	for (uint16_t pos = (uint16_t)p.num; pos < 0x8000; pos = (uint16_t)(pos * 2)) {
+		H(r)->used = (uint16_t)(0x8000 | pos);
+		after = (char *)(r->vq.pdesc + p.num);
+		assert_int_equal(mprotect(after, page_size(), PROT_NONE), 0);
+		restart(r);
+		assert_int_equal(mprotect(after, page_size(), PROT_READ | PROT_WRITE), 0);
+		assert_non_null(vio_devq_error(r->q));
+	}
+	rig_free(r);
+}
+
 static void hostile_packed_saved_descriptor_outside_guest_memory(void **state)
 {
 	struct rig *r = *state;
@@ -2439,6 +2468,8 @@ int main(void)
 		PACKED(hostile_packed_newest_avail_end_wrong),
 		PACKED(hostile_packed_positions_out_of_range),
 		PACKED(hostile_packed_batch_used_out_of_range),
+		BARE(hostile_packed_batch_at_used_position_outside_the_ring_is_not_read, P_PLAIN),
+		BARE(hostile_packed_batch_at_used_position_outside_the_ring_is_not_read, P_ORD),
 		PACKED(hostile_packed_saved_descriptor_outside_guest_memory),
 		T(hostile_packed_saved_indirect_inside_a_list, P_PLAIN),
 		T(hostile_packed_saved_indirect_inside_a_list, P_ORD),
