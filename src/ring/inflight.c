@@ -496,7 +496,12 @@ static int recover(struct vio_devq *q)
 	if (h.batch_count) {
 		if (h.batch_count > q->num)
 			return devq_fail(q, "inflight log: batch larger than the queue");
-		if (batch_published(q, h.used, h.batch_used)) {
+		/* used == batch_used: the process died after committing the
+		 * batch (its entries were cleared first); nothing to finish. */
+		if (h.used != h.batch_used && batch_published(q, h.used, h.batch_used)) {
+			/* Split: one used index per buffer, IN_ORDER merges too. */
+			if (!q->packed && (uint16_t)(h.batch_used - h.used) != h.batch_count)
+				return devq_fail(q, "inflight log: batch does not match the used index");
 			if (finish_batch(q, inflight, h.batch_head, h.batch_count))
 				return -EIO;
 			used = h.batch_used;
