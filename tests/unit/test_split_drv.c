@@ -1085,6 +1085,7 @@ static void detach_returns_every_token_once(void **state)
 	assert_int_equal(vio_drvq_detach(f->q, &t), 0);
 	assert_ptr_equal(t, (void *)0x1);
 	assert_int_equal(vio_drvq_num_free(f->q), f->p.num);
+	assert_non_null(vio_drvq_error(f->q));
 	assert_string_equal(vio_drvq_error(f->q), E_DETACHED);
 	assert_int_equal(add_n(f, 1, 0, tok(9)), -EIO);
 	assert_int_equal(vio_drvq_get_used(f->q, &t, &(uint32_t){ 0 }), -EIO);
