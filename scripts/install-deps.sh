@@ -8,6 +8,8 @@ set -eu
 PKGS="gcc clang make meson ninja-build pkg-config python3 liburing-dev libcmocka-dev"
 # e2e and interop: a Linux guest under QEMU, qemu-storage-daemon, e2fsprogs
 PKGS="$PKGS qemu-system-x86 qemu-utils linux-image-amd64 busybox-static e2fsprogs"
+# fault injection in the e2e tests: faultfs (a FUSE filesystem)
+PKGS="$PKGS libfuse3-dev fuse3"
 # sanitizer runtimes for clang, benchmark plots
 PKGS="$PKGS libclang-rt-14-dev gnuplot-nox"
 
