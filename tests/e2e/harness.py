@@ -246,7 +246,7 @@ class Backend:
     """A vhost-user-blk back-end process serving one image on one socket."""
 
     def __init__(self, args, image, sock, logpath, read_only=False, num_queues=1,
-                 discard=False, write_zeroes=False):
+                 discard=False, write_zeroes=False, extra_args=()):
         self.kind = args.backend
         self.image = image
         self.sock = sock
@@ -264,6 +264,7 @@ class Backend:
                 self.cmd.append('--discard')
             if write_zeroes:
                 self.cmd.append('--write-zeroes')
+            self.cmd += list(extra_args)   # e.g. --aio=threads, --log-level=debug
         else:
             blockdev = f'driver=file,node-name=disk,filename={image}'
             if discard:
@@ -298,9 +299,14 @@ class Backend:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def crash(self):
-        """SIGKILL, as a crash would: no clean-up at all. Returns the exit status."""
+    def crash(self, after_kill=None):
+        """SIGKILL, as a crash would: no clean-up at all. Returns the exit status.
+        @after_kill, if given, is called once the signal is sent and before the process is
+        reaped (e.g. to release I/O that faultfs holds: a process killed in the middle of a
+        FUSE request exits only when the request is answered)."""
         os.kill(self.proc.pid, signal.SIGKILL)
+        if after_kill:
+            after_kill()
         self.proc.wait()
         self.err.join()
         self.crashes = getattr(self, 'crashes', 0) + 1
@@ -418,9 +424,10 @@ class Harness:
 
     def boot(self, script, image, files=None, num_queues=1, smp=1, read_only=False,
              discard=False, write_zeroes=False, on_sync=None, tag=None, timeout=None,
-             reconnect=False):
+             reconnect=False, backend_args=()):
         """Runs one guest boot; returns a BootResult. Raises Fail if anything went wrong on the
-        way (back-end, QEMU, timeout, guest script exit status)."""
+        way (back-end, QEMU, timeout, guest script exit status). @backend_args are extra
+        vio-blk options (ignored for qsd)."""
         tag = tag or f'boot{len(self.boots) + 1}'
         timeout = timeout or self.args.timeout
         res = BootResult()
@@ -431,7 +438,8 @@ class Harness:
         self.last_backend = self.path(f'{tag}-backend.log')
         self.last_qemu_log = self.path(f'{tag}-qemu.log')
         be = Backend(self.args, image, sock, self.last_backend, read_only=read_only,
-                     num_queues=num_queues, discard=discard, write_zeroes=write_zeroes)
+                     num_queues=num_queues, discard=discard, write_zeroes=write_zeroes,
+                     extra_args=backend_args)
         self.last_cmds['backend'] = be.cmd
         self.backend = be   # tests that crash and restart it reach it here (on_sync)
         qemu = None
@@ -551,6 +559,173 @@ class Harness:
 
 
 # ---------------------------------------------------------------------------------------------
+# Fault injection: faultfs (tests/faultfs, a FUSE filesystem) and a small tmpfs
+
+def need_faultfs(args):
+    """Raises Skip unless faultfs is built and FUSE is usable here (/dev/fuse, fusermount3)."""
+    missing = []
+    if not args.faultfs:
+        missing.append('faultfs is not built (install libfuse3-dev and reconfigure; or pass '
+                       '--faultfs)')
+    elif not os.access(args.faultfs, os.X_OK):
+        raise Fail(f'--faultfs={args.faultfs}: not an executable file')
+    if not os.path.exists('/dev/fuse'):
+        missing.append('/dev/fuse (the fuse kernel module)')
+    if not find_program('fusermount3'):
+        missing.append('fusermount3 (install fuse3)')
+    if missing:
+        raise Skip('missing: ' + '; '.join(missing))
+    args.faultfs = os.path.abspath(args.faultfs)
+
+
+def _mounted(path):
+    """True when @path is a mount point listed in /proc/self/mounts."""
+    try:
+        with open('/proc/self/mounts') as f:
+            return any(line.split()[1] == path for line in f if len(line.split()) > 1)
+    except OSError:
+        return os.path.ismount(path)
+
+
+class FaultFS:
+    """faultfs serving @backing as MOUNT/disk.img, with faults from @rules (faultfs's rule
+    words, e.g. ['read-eio=4096+512', 'sync-eio', 'delay-ms=20']). The rules can be replaced
+    while it runs (set_rules: through its control file); status() reads its counters. Start
+    it with start(), end it with stop() (fusermount3 -u, then the process is reaped; it is
+    only ever signalled by its PID)."""
+
+    def __init__(self, args, backing, logpath, rules=()):
+        self.binary = args.faultfs
+        self.backing = backing
+        self.logpath = logpath
+        self.dir = tempfile.mkdtemp(prefix='vio-faultfs-')
+        self.mnt = os.path.join(self.dir, 'mnt')
+        self.control = os.path.join(self.dir, 'control')
+        os.mkdir(self.mnt)
+        self.image = os.path.join(self.mnt, 'disk.img')
+        self.status_path = os.path.join(self.mnt, 'status')
+        self.rules = list(rules)
+        self.proc = None
+        self.log = None
+        self._gen = 0
+
+    def start(self, timeout=10.0):
+        self.cmd = [self.binary, f'--control={self.control}'] + \
+            [f'--{r}' for r in self.rules] + [self.backing, self.mnt]
+        log(f'faultfs: {" ".join(self.cmd)}')
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, preexec_fn=_pdeathsig)
+        self.log = LineLog(self.proc.stdout, self.logpath)
+        deadline = time.monotonic() + timeout
+        while not (_mounted(self.mnt) and os.path.exists(self.image)):
+            if self.proc.poll() is not None:
+                self.log.join()
+                raise Fail(f'faultfs exited with status {self.proc.returncode} before it '
+                           f'mounted: {"; ".join(self.log.tail(5))}')
+            if time.monotonic() > deadline:
+                raise Fail(f'faultfs did not mount {self.mnt} within {timeout:.0f} s')
+            time.sleep(0.02)
+        self._gen = self.status()['generation']
+        return self
+
+    def status(self):
+        """faultfs's counters: {name: int} (generation, reads, writes, syncs, eio_reads,
+        eio_writes, eio_syncs, inflight_writes, held, ...)."""
+        with open(self.status_path) as f:
+            text = f.read()
+        return {k: int(v) for k, _, v in (kv.partition('=') for kv in text.split())}
+
+    def set_rules(self, rules, timeout=5.0):
+        """Replaces the rules (faultfs rule words); returns once faultfs has loaded them, so
+        every request that starts from then on obeys them."""
+        tmp = f'{self.control}.tmp'
+        with open(tmp, 'w') as f:
+            f.write(''.join(f'{r}\n' for r in rules))
+        os.replace(tmp, self.control)
+        want = self._gen + 1
+        deadline = time.monotonic() + timeout
+        while True:
+            gen = self.status()['generation']   # reading status makes faultfs look
+            if gen >= want:
+                self._gen = gen
+                self.rules = list(rules)
+                return
+            if time.monotonic() > deadline:
+                raise Fail(f'faultfs did not load the new rules {rules} (see {self.logpath})')
+            time.sleep(0.01)
+
+    def wait_status(self, predicate, timeout, what):
+        """Polls status() until predicate(status) is true; returns that status."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.status()
+            if predicate(st):
+                return st
+            if time.monotonic() > deadline:
+                raise Fail(f'faultfs: {what} did not happen within {timeout:.0f} s ({st})')
+            time.sleep(0.005)
+
+    def stop(self):
+        """Unmounts (fusermount3 -u) and reaps faultfs; the image must no longer be open."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None and _mounted(self.mnt):
+            for _ in range(50):
+                r = subprocess.run(['fusermount3', '-u', self.mnt], capture_output=True,
+                                   text=True)
+                if r.returncode == 0 or not _mounted(self.mnt):
+                    break
+                time.sleep(0.1)   # busy: a back-end still exiting
+            else:
+                log(f'faultfs: fusermount3 -u {self.mnt} failed: {r.stderr.strip()}')
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            kill_and_reap(self.proc, signal.SIGTERM)   # auto_unmount cleans the mount up
+        self.log.join()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Tmpfs:
+    """A tmpfs of @size bytes mounted on a new temporary directory (root only: raises Skip
+    otherwise, or if mounting is not allowed here)."""
+
+    def __init__(self, size):
+        self.size = size
+        self.dir = None
+
+    def __enter__(self):
+        if os.geteuid() != 0:
+            raise Skip('mounting a tmpfs needs root (CI runs as root)')
+        if not find_program('mount') or not find_program('umount'):
+            raise Skip('missing: mount/umount (install mount)')
+        self.dir = tempfile.mkdtemp(prefix='vio-tmpfs-')
+        r = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={self.size},mode=0700',
+                            'vio-e2e', self.dir], capture_output=True, text=True)
+        if r.returncode != 0:
+            os.rmdir(self.dir)
+            raise Skip(f'cannot mount a tmpfs here: {r.stderr.strip()}')
+        return self
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def __exit__(self, *exc):
+        r = subprocess.run(['umount', self.dir], capture_output=True, text=True)
+        if r.returncode != 0:
+            log(f'tmpfs: umount {self.dir}: {r.stderr.strip()}')
+        else:
+            os.rmdir(self.dir)
+
+
+# ---------------------------------------------------------------------------------------------
 # Command line
 
 def find_program(name):
@@ -589,6 +764,8 @@ def parser(description):
     ap.add_argument('-v', '--verbose', action='store_true', help='echo the guest console')
     ap.add_argument('--packed', action='store_true',
                     help='the packed virtqueue layout (vhost-user-blk-pci packed=on)')
+    ap.add_argument('--faultfs', help='the faultfs binary (tests/faultfs), for the tests that '
+                    'inject I/O faults')
     return ap
 
 
