@@ -1,0 +1,1250 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Hostile front-end, message level (QEMU docs/interop/vhost-user.rst and
+ * DESIGN.md §4 "Every vhost-user message is checked before dispatch").
+ * docs/errors.md gives the policy: a malformed message (size, fds, vring
+ * index, state) makes the daemon drop the connection; a well-formed request
+ * that cannot be carried out is refused (REPLY_ACK non-zero) and the
+ * connection goes on; a ring that cannot be used breaks that queue (error
+ * eventfd).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hostile.h"
+
+#define V VHOST_USER_VERSION
+#define NEED_REPLY VHOST_USER_NEED_REPLY_MASK
+
+static struct conn *handshaken(void)
+{
+	struct conn *c = conn_open();
+
+	conn_handshake(c, F_STD, P_STD);
+	return c;
+}
+
+static struct conn *with_mem(void)
+{
+	struct conn *c = handshaken();
+
+	conn_mem_table(c);
+	return c;
+}
+
+/* Sends one message; the daemon must drop the connection for it. */
+static void drop_after(struct conn *c, uint32_t req, uint32_t flags, const void *p, uint32_t size,
+		       const int *fds, unsigned nfds, const char *what)
+{
+	int r = msg_send(c, req, flags, p, size, fds, nfds);
+
+	CHECK(!r || r == -EPIPE || r == -ECONNRESET, "%s: send: %s", what, strerror(-r));
+	expect_drop(c, what);
+}
+
+static void drop_u64(struct conn *c, uint32_t req, uint64_t v, const int *fds, unsigned nfds,
+		     const char *what)
+{
+	drop_after(c, req, V, &v, 8, fds, nfds, what);
+}
+
+static void drop_state(struct conn *c, uint32_t req, uint32_t index, uint32_t num, const char *what)
+{
+	struct vhost_vring_state s = { index, num };
+
+	drop_after(c, req, V, &s, sizeof(s), NULL, 0, what);
+}
+
+static int efd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	CHECK(fd >= 0, "eventfd");
+	return fd;
+}
+
+/* ---- sizes, versions, unknown requests ("Message Specification") ---- */
+
+static void payload_of_the_wrong_size(void)
+{
+	static const struct {
+		uint32_t req, size;
+	} bad[] = {
+		{ VHOST_USER_SET_FEATURES, 4 },       { VHOST_USER_SET_FEATURES, 16 },
+		{ VHOST_USER_GET_FEATURES, 8 },       { VHOST_USER_SET_OWNER, 8 },
+		{ VHOST_USER_SET_VRING_NUM, 4 },      { VHOST_USER_SET_VRING_NUM, 12 },
+		{ VHOST_USER_SET_VRING_ADDR, 8 },     { VHOST_USER_SET_VRING_ADDR, 48 },
+		{ VHOST_USER_GET_VRING_BASE, 0 },     { VHOST_USER_SET_MEM_TABLE, 4 },
+		{ VHOST_USER_SET_PROTOCOL_FEATURES, 0 }, { VHOST_USER_GET_CONFIG, 8 },
+		{ VHOST_USER_GET_INFLIGHT_FD, 16 },   { VHOST_USER_REM_MEM_REG, 32 },
+	};
+	uint8_t zero[64] = { 0 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct conn *c = handshaken();
+		char what[96];
+
+		snprintf(what, sizeof(what), "%s with %u bytes", vio_vhost_user_request_name(bad[i].req),
+			 bad[i].size);
+		drop_after(c, bad[i].req, V, zero, bad[i].size, NULL, 0, what);
+	}
+}
+
+/* The size field says 64 KiB: refused before anything more is read. */
+static void payload_larger_than_any_message(void)
+{
+	struct conn *c = conn_open();
+	struct vhost_user_header h = { VHOST_USER_GET_FEATURES, V, 65536 };
+
+	CHECK(!raw_send(c, &h, sizeof(h), NULL, 0), "send");
+	expect_drop(c, "a 64 KiB payload announced");
+	c = conn_open();
+	h.size = UINT32_MAX;
+	CHECK(!raw_send(c, &h, sizeof(h), NULL, 0), "send");
+	expect_drop(c, "a 4 GiB payload announced");
+}
+
+static void wrong_protocol_version(void)
+{
+	static const uint32_t flags[] = { 0, 2, 3, VHOST_USER_REPLY_MASK };
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		drop_after(conn_open(), VHOST_USER_GET_FEATURES, flags[i], NULL, 0, NULL, 0,
+			   "wrong version bits");
+}
+
+static void unknown_and_unsupported_requests(void)
+{
+	static const uint32_t reqs[] = { VHOST_USER_NONE, VHOST_USER_SET_LOG_BASE, VHOST_USER_SET_LOG_FD,
+					 VHOST_USER_SEND_RARP, VHOST_USER_IOTLB_MSG,
+					 VHOST_USER_SET_VRING_ENDIAN, VHOST_USER_POSTCOPY_ADVISE,
+					 VHOST_USER_VRING_KICK, VHOST_USER_SET_STATUS,
+					 VHOST_USER_CHECK_DEVICE_STATE, VHOST_USER_MAX_REQUEST, 1000,
+					 UINT32_MAX };
+
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		uint64_t v = 0;
+		char what[64];
+
+		snprintf(what, sizeof(what), "request %u", reqs[i]);
+		drop_after(handshaken(), reqs[i], V, &v, 8, NULL, 0, what);
+	}
+}
+
+/* A request that has its own reply is answered once, with no extra REPLY_ACK. */
+static void need_reply_on_a_request_with_its_own_reply(void)
+{
+	struct conn *c = handshaken();
+	struct vu_msg m;
+	struct pollfd p = { c->sock, POLLIN, 0 };
+
+	CHECK(!msg_send(c, VHOST_USER_GET_FEATURES, V | NEED_REPLY, NULL, 0, NULL, 0), "send");
+	CHECK(!msg_recv(c, &m, wait_ms()) && m.hdr.request == VHOST_USER_GET_FEATURES &&
+	      m.hdr.size == 8, "no GET_FEATURES reply");
+	CHECK(poll(&p, 1, 100) == 0, "a second reply came for one GET_FEATURES");
+	expect_alive(c);
+}
+
+/* ---- file descriptors ("fds exactly as expected, extras closed") ---- */
+
+static void extra_fd_on_get_features(void)
+{
+	struct conn *c = handshaken();
+	int fd = efd();
+
+	drop_after(c, VHOST_USER_GET_FEATURES, V, NULL, 0, &fd, 1, "GET_FEATURES with an fd");
+	close(fd);
+}
+
+static void sixteen_fds_on_one_message(void)
+{
+	struct conn *c = handshaken();
+	struct vhost_user_memory t;
+	int fds[16];
+	uint8_t buf[12 + 8 + 3 * 32];
+	struct vhost_user_header h = { VHOST_USER_SET_MEM_TABLE, V, 8 + 3 * 32 };
+
+	mem_table(&t, fds);
+	for (int i = 0; i < 16; i++)
+		fds[i] = mem_fd();
+	memcpy(buf, &h, 12);
+	memcpy(buf + 12, &t, 8 + 3 * 32);
+	CHECK(!raw_send(c, buf, sizeof(buf), fds, 16), "send");
+	expect_drop(c, "SET_MEM_TABLE with 16 fds");
+}
+
+static void vring_kick_without_fd_and_without_the_nofd_bit(void)
+{
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_KICK, 0, NULL, 0, "SET_VRING_KICK without fd");
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_CALL, 1, NULL, 0, "SET_VRING_CALL without fd");
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_ERR, 0, NULL, 0, "SET_VRING_ERR without fd");
+}
+
+static void vring_call_with_the_nofd_bit_and_an_fd(void)
+{
+	int fd = efd();
+
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_CALL, VHOST_USER_VRING_NOFD_MASK, &fd, 1,
+		 "SET_VRING_CALL with the no-fd bit and an fd");
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_KICK, 0, (int[]){ fd, fd }, 2,
+		 "SET_VRING_KICK with two fds");
+	close(fd);
+}
+
+static void vring_fd_message_with_reserved_bits(void)
+{
+	int fd = efd();
+
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_CALL, 0x200, &fd, 1, "SET_VRING_CALL bit 9 set");
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_KICK, 1ull << 63, &fd, 1, "SET_VRING_KICK bit 63");
+	close(fd);
+}
+
+static void mem_table_fd_count_not_matching_regions(void)
+{
+	struct vhost_user_memory t;
+	int fds[NREG + 1];
+	uint32_t size = 8 + NREG * sizeof(t.regions[0]);
+
+	mem_table(&t, fds);
+	fds[NREG] = mem_fd();
+	drop_after(handshaken(), VHOST_USER_SET_MEM_TABLE, V, &t, size, fds, NREG - 1,
+		   "three regions, two fds");
+	drop_after(handshaken(), VHOST_USER_SET_MEM_TABLE, V, &t, size, fds, NREG + 1,
+		   "three regions, four fds");
+	drop_after(handshaken(), VHOST_USER_SET_MEM_TABLE, V, &t, size - 32, fds, NREG - 1,
+		   "nregions 3 with the payload of two");
+	t.nregions = 2;
+	drop_after(handshaken(), VHOST_USER_SET_MEM_TABLE, V, &t, size, fds, NREG,
+		   "nregions 2 with the payload of three");
+}
+
+static void add_mem_reg_with_zero_or_two_fds(void)
+{
+	struct vhost_user_mem_reg r = { 0, { R0_GPA, 4096, 0x1000, 0 } };
+	int fds[2] = { mem_fd(), mem_fd() };
+
+	drop_after(handshaken(), VHOST_USER_ADD_MEM_REG, V, &r, sizeof(r), NULL, 0, "ADD_MEM_REG, no fd");
+	drop_after(handshaken(), VHOST_USER_ADD_MEM_REG, V, &r, sizeof(r), fds, 2, "ADD_MEM_REG, two fds");
+}
+
+/* ---- vring indices ("vring index below the number of queues") ---- */
+
+static void vring_index_out_of_range(void)
+{
+	struct vhost_vring_addr a = { .index = NQ };
+	int fd = efd();
+
+	drop_state(handshaken(), VHOST_USER_SET_VRING_NUM, NQ, QSIZE, "SET_VRING_NUM queue 2");
+	drop_state(handshaken(), VHOST_USER_SET_VRING_BASE, 255, 0, "SET_VRING_BASE queue 255");
+	drop_state(handshaken(), VHOST_USER_GET_VRING_BASE, NQ, 0, "GET_VRING_BASE queue 2");
+	drop_state(handshaken(), VHOST_USER_SET_VRING_ENABLE, 0x10000, 1, "SET_VRING_ENABLE queue 65536");
+	drop_state(handshaken(), VHOST_USER_SET_VRING_NUM, UINT32_MAX, QSIZE, "SET_VRING_NUM queue 2^32-1");
+	drop_after(with_mem(), VHOST_USER_SET_VRING_ADDR, V, &a, sizeof(a), NULL, 0,
+		   "SET_VRING_ADDR queue 2");
+	a.index = UINT32_MAX;
+	drop_after(with_mem(), VHOST_USER_SET_VRING_ADDR, V, &a, sizeof(a), NULL, 0,
+		   "SET_VRING_ADDR queue 2^32-1");
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_KICK, 255, &fd, 1, "SET_VRING_KICK queue 255");
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_CALL, NQ, &fd, 1, "SET_VRING_CALL queue 2");
+	drop_u64(with_mem(), VHOST_USER_SET_VRING_ERR, NQ | VHOST_USER_VRING_NOFD_MASK, NULL, 0,
+		 "SET_VRING_ERR queue 2");
+	close(fd);
+}
+
+/* ---- order and state ---- */
+
+static void ring_addresses_before_the_memory_table(void)
+{
+	struct conn *c = handshaken();
+	struct vhost_vring_addr a = { 0, 0, guva(R0_GPA), guva(R0_GPA + 4096), guva(R0_GPA + 8192), 0 };
+
+	send_state_ok(c, VHOST_USER_SET_VRING_NUM, 0, QSIZE);
+	drop_after(c, VHOST_USER_SET_VRING_ADDR, V, &a, sizeof(a), NULL, 0,
+		   "SET_VRING_ADDR before SET_MEM_TABLE");
+}
+
+static void kick_before_the_features(void)
+{
+	struct conn *c = conn_open();
+	uint64_t p = P_STD;
+	int fd = efd();
+
+	(void)get_u64(c, VHOST_USER_GET_FEATURES);
+	CHECK(!msg_send(c, VHOST_USER_SET_PROTOCOL_FEATURES, V, &p, 8, NULL, 0), "send");
+	c->protocol = P_STD;
+	conn_mem_table(c);
+	q_alloc(c, 0, false, QSIZE);
+	drop_u64(c, VHOST_USER_SET_VRING_KICK, 0, &fd, 1, "SET_VRING_KICK before SET_FEATURES");
+	/* And before the memory table, with the features set. */
+	c = handshaken();
+	drop_u64(c, VHOST_USER_SET_VRING_KICK, 0, &fd, 1, "SET_VRING_KICK before SET_MEM_TABLE");
+	close(fd);
+}
+
+/* "Ring states": NUM, ADDR and BASE only while the ring is stopped. */
+static void ring_changed_while_started(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_vring_addr a = { 0, 0, guva(c->q[0].desc), guva(c->q[0].used),
+				      guva(c->q[0].avail), 0 };
+
+	drop_state(c, VHOST_USER_SET_VRING_NUM, 0, 8, "SET_VRING_NUM on a started ring");
+	c = std_conn(false, QSIZE);
+	drop_state(c, VHOST_USER_SET_VRING_BASE, 1, 0, "SET_VRING_BASE on a started ring");
+	c = std_conn(false, QSIZE);
+	a.index = 0;
+	drop_after(c, VHOST_USER_SET_VRING_ADDR, V, &a, sizeof(a), NULL, 0,
+		   "SET_VRING_ADDR on a started ring");
+}
+
+/* Protocol-feature messages without the feature negotiated. */
+static void messages_of_protocol_features_not_negotiated(void)
+{
+	struct vhost_user_config cfg = { 0, 8, 0, { 0 } };
+	struct vhost_user_mem_reg r = { 0, { R0_GPA, 4096, guva(R0_GPA), 0 } };
+	struct vhost_user_inflight in = { 0, 0, NQ, QSIZE };
+	int fd = mem_fd();
+	struct conn *c;
+
+#define ONLY_ACK(c) do { c = conn_open(); conn_handshake(c, F_STD, VIO_BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK)); } while (0)
+	ONLY_ACK(c);
+	drop_after(c, VHOST_USER_GET_CONFIG, V, &cfg, 12 + 8, NULL, 0, "GET_CONFIG without CONFIG");
+	ONLY_ACK(c);
+	drop_after(c, VHOST_USER_ADD_MEM_REG, V, &r, sizeof(r), &fd, 1,
+		   "ADD_MEM_REG without CONFIGURE_MEM_SLOTS");
+	ONLY_ACK(c);
+	drop_after(c, VHOST_USER_GET_INFLIGHT_FD, V, &in, sizeof(in), NULL, 0,
+		   "GET_INFLIGHT_FD without INFLIGHT_SHMFD");
+	ONLY_ACK(c);
+	drop_after(c, VHOST_USER_RESET_DEVICE, V, NULL, 0, NULL, 0, "RESET_DEVICE without RESET_DEVICE");
+	ONLY_ACK(c);
+	drop_after(c, VHOST_USER_GET_MAX_MEM_SLOTS, V, NULL, 0, NULL, 0,
+		   "GET_MAX_MEM_SLOTS without CONFIGURE_MEM_SLOTS");
+#undef ONLY_ACK
+}
+
+static void features_never_offered_or_without_version_1(void)
+{
+	struct conn *c = conn_open();
+	uint64_t f;
+
+	conn_handshake(c, F_STD, P_STD);
+	f = F_STD | VIO_BIT(VIRTIO_F_ACCESS_PLATFORM) | VIO_BIT(60);
+	ack_refused(c, VHOST_USER_SET_FEATURES, &f, 8, NULL, 0);
+	f = F_STD & ~VIO_BIT(VIRTIO_F_VERSION_1);
+	ack_refused(c, VHOST_USER_SET_FEATURES, &f, 8, NULL, 0);
+	/* The refusals leave no features set: a kick is now out of order. */
+	conn_mem_table(c);
+	q_alloc(c, 0, false, QSIZE);
+	drop_u64(c, VHOST_USER_SET_VRING_KICK, 0, &c->q[0].kick, 1, "kick after refused features");
+}
+
+/* ---- memory tables ("Memory region description") ---- */
+
+/* Sends @t (@n regions, our memfd for each); the daemon must refuse it and keep the old table. */
+static void mem_table_refused_keeps_the_old_one(struct vhost_user_memory *t, unsigned n)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	int fds[VHOST_MEMORY_BASELINE_NREGIONS];
+
+	for (unsigned i = 0; i < n; i++)
+		fds[i] = mem_fd();
+	t->nregions = n;
+	ack_refused(c, VHOST_USER_SET_MEM_TABLE, t, 8 + n * 32, fds, n);
+	expect_not_broken(&c->q[0], 0);
+	health(c, 0);
+	health(c, 1);
+	conn_close(c);
+}
+
+static void mem_table_with_overlapping_guest_addresses(void)
+{
+	struct vhost_user_memory t;
+	int fds[NREG];
+
+	mem_table(&t, fds);
+	t.regions[2].guest_phys_addr = R0_GPA + R0_SIZE - 4096;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+}
+
+static void mem_table_with_overlapping_user_addresses(void)
+{
+	struct vhost_user_memory t;
+	int fds[NREG];
+
+	mem_table(&t, fds);
+	t.regions[1].userspace_addr = t.regions[0].userspace_addr + 4096;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+}
+
+static void mem_table_with_overflowing_regions(void)
+{
+	struct vhost_user_memory t;
+	int fds[NREG];
+
+	mem_table(&t, fds);
+	t.regions[2].guest_phys_addr = UINT64_MAX - 4095;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+	mem_table(&t, fds);
+	t.regions[2].userspace_addr = UINT64_MAX - 4095;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+	mem_table(&t, fds);
+	t.regions[2].mmap_offset = UINT64_MAX & ~4095ull;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+	mem_table(&t, fds);
+	t.regions[2].memory_size = UINT64_MAX & ~4095ull;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+}
+
+static void mem_table_with_a_region_of_size_0(void)
+{
+	struct vhost_user_memory t;
+	int fds[NREG];
+
+	mem_table(&t, fds);
+	t.regions[1].memory_size = 0;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+}
+
+static void mem_table_with_a_region_beyond_its_file(void)
+{
+	struct vhost_user_memory t;
+	int fds[NREG];
+
+	mem_table(&t, fds);
+	t.regions[2].memory_size = MEM_FILE_SIZE - R2_OFF + 4096; /* 4 KiB past the end */
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+	mem_table(&t, fds);
+	t.regions[2].mmap_offset = MEM_FILE_SIZE;
+	t.regions[2].memory_size = 4096;
+	mem_table_refused_keeps_the_old_one(&t, NREG);
+}
+
+/* A region backed by something that is not a regular file (an eventfd, a socket). */
+static void mem_table_with_a_region_not_backed_by_a_file(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_user_memory t;
+	int fds[NREG], e = efd(), sv[2];
+
+	mem_table(&t, fds);
+	fds[2] = e;
+	ack_refused(c, VHOST_USER_SET_MEM_TABLE, &t, 8 + NREG * 32, fds, NREG);
+	CHECK(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), "socketpair");
+	fds[2] = sv[0];
+	ack_refused(c, VHOST_USER_SET_MEM_TABLE, &t, 8 + NREG * 32, fds, NREG);
+	close(e);
+	close(sv[0]);
+	close(sv[1]);
+	health(c, 0);
+}
+
+static void mem_table_with_nine_regions(void)
+{
+	struct vhost_user_memory t;
+	int fds[NREG];
+	uint8_t buf[8 + 9 * 32] = { 0 };
+
+	mem_table(&t, fds);
+	t.nregions = 9;
+	drop_after(handshaken(), VHOST_USER_SET_MEM_TABLE, V, &t, sizeof(t), fds, NREG,
+		   "nregions 9 in a full-size payload");
+	memcpy(buf, &t, sizeof(t));
+	drop_after(handshaken(), VHOST_USER_SET_MEM_TABLE, V, buf, sizeof(buf), fds, NREG,
+		   "nine regions");
+	t.nregions = UINT32_MAX;
+	drop_after(handshaken(), VHOST_USER_SET_MEM_TABLE, V, &t, sizeof(t), fds, NREG,
+		   "nregions 2^32-1");
+}
+
+/* A valid table that no longer holds the rings: both running queues break. */
+static void mem_table_without_the_rings(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_user_memory t;
+	int fds[NREG];
+
+	mem_table(&t, fds);
+	t.regions[0] = t.regions[2]; /* R2 and R1: R0, with the rings, is gone */
+	t.nregions = 2;
+	send_ok(c, VHOST_USER_SET_MEM_TABLE, &t, 8 + 2 * 32, fds, 2);
+	for (int i = 0; i < NQ; i++)
+		expect_broken(&c->q[i], "ring not inside guest memory");
+	conn_mem_table(c);
+	for (int i = 0; i < NQ; i++)
+		q_reset_restart(c, i);
+}
+
+static void rem_mem_reg_of_the_ring_region(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_user_memory t;
+	int fds[NREG];
+	struct vhost_user_mem_reg r = { 0, { 0 } };
+
+	mem_table(&t, fds);
+	r.region = t.regions[0];
+	send_ok(c, VHOST_USER_REM_MEM_REG, &r, sizeof(r), NULL, 0);
+	for (int i = 0; i < NQ; i++)
+		expect_broken(&c->q[i], "ring not inside guest memory");
+	send_ok(c, VHOST_USER_ADD_MEM_REG, &r, sizeof(r), fds, 1);
+	for (int i = 0; i < NQ; i++)
+		q_reset_restart(c, i);
+}
+
+static void rem_mem_reg_of_a_region_never_added(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_user_memory t;
+	int fds[NREG];
+	struct vhost_user_mem_reg r = { 0, { 0 } };
+
+	mem_table(&t, fds);
+	r.region = t.regions[1];
+	r.region.memory_size = 4096;
+	ack_refused(c, VHOST_USER_REM_MEM_REG, &r, sizeof(r), NULL, 0);
+	r.region = (struct vhost_user_memory_region){ HOLE_GPA, 4096, 0x1000, 0 };
+	ack_refused(c, VHOST_USER_REM_MEM_REG, &r, sizeof(r), NULL, 0);
+	health(c, 0);
+	health(c, 1);
+}
+
+static void add_mem_reg_overlapping(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_user_memory t;
+	int fds[NREG];
+	struct vhost_user_mem_reg r = { 0, { 0 } };
+
+	mem_table(&t, fds);
+	r.region = (struct vhost_user_memory_region){ HOLE_GPA - 4096, 8192,
+						      guva(R2_GPA) + R2_SIZE + (1ull << 30), R1_OFF };
+	ack_refused(c, VHOST_USER_ADD_MEM_REG, &r, sizeof(r), fds, 1);
+	r.region = (struct vhost_user_memory_region){ HOLE_GPA, 4096, t.regions[0].userspace_addr,
+						      R1_OFF };
+	ack_refused(c, VHOST_USER_ADD_MEM_REG, &r, sizeof(r), fds, 1);
+	health(c, 0);
+	health(c, 1);
+}
+
+/* GET_MAX_MEM_SLOTS regions fit; one more is refused; nothing stays mapped afterwards. */
+static void add_mem_reg_one_more_than_the_slots(void)
+{
+	struct conn *c = handshaken();
+	uint64_t slots = get_u64(c, VHOST_USER_GET_MAX_MEM_SLOTS);
+	int fd = memfd_create("hostile-slots", MFD_CLOEXEC);
+	struct vhost_user_mem_reg r = { 0, { 0 } };
+
+	CHECK(slots >= 1 && slots <= 4096, "GET_MAX_MEM_SLOTS %llu", (unsigned long long)slots);
+	CHECK(fd >= 0 && !ftruncate(fd, (off_t)(4096 * (slots + 1))), "memfd");
+	for (uint64_t i = 0; i <= slots; i++) {
+		r.region = (struct vhost_user_memory_region){ 0x100000000ull + i * 8192, 4096,
+							      0x200000000ull + i * 8192, i * 4096 };
+		if (i < slots)
+			send_ok(c, VHOST_USER_ADD_MEM_REG, &r, sizeof(r), &fd, 1);
+		else
+			ack_refused(c, VHOST_USER_ADD_MEM_REG, &r, sizeof(r), &fd, 1);
+	}
+	close(fd);
+	expect_alive(c);
+}
+
+/* ---- ring placement (DESIGN §4; "whole area inside one region", docs/design.md) ---- */
+
+/* Queue 0 gets the ring addresses @desc/@avail/@used (gpa); it must break at the kick. */
+static void ring_placed_at(uint64_t desc, uint64_t avail, uint64_t used, const char *reason)
+{
+	struct conn *c = with_mem();
+	struct hq *q = &c->q[0];
+	struct vhost_vring_addr a;
+
+	q_setup(c, 1, false, QSIZE);
+	q_alloc(c, 0, false, QSIZE);
+	a = (struct vhost_vring_addr){ 0, 0, desc ? desc : guva(q->desc), used ? used : guva(q->used),
+				       avail ? avail : guva(q->avail), 0 };
+	send_state_ok(c, VHOST_USER_SET_VRING_NUM, 0, QSIZE);
+	send_state_ok(c, VHOST_USER_SET_VRING_BASE, 0, 0);
+	send_ok(c, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	send_vring_fd(c, VHOST_USER_SET_VRING_CALL, 0, q->call);
+	send_vring_fd(c, VHOST_USER_SET_VRING_ERR, 0, q->err);
+	send_vring_fd(c, VHOST_USER_SET_VRING_KICK, 0, q->kick);
+	send_state_ok(c, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+	expect_broken(q, reason);
+	health(c, 1);
+	q_reset_restart(c, 0);
+}
+
+static void ring_descriptors_in_the_hole(void)
+{
+	/* A user address no region has: the gpa hole's would-be address. */
+	ring_placed_at(guva(R1_GPA) + R1_SIZE + 4096, 0, 0, "ring not inside guest memory");
+}
+
+static void ring_used_area_straddling_the_end_of_memory(void)
+{
+	ring_placed_at(0, 0, guva(R2_GPA) + R2_SIZE - 64, "ring not inside guest memory");
+}
+
+static void ring_available_area_at_user_address_0(void)
+{
+	ring_placed_at(0, 16, 0, "ring not inside guest memory");
+}
+
+static void ring_across_two_regions(void)
+{
+	/* R0 and R1 are adjacent in gpa but not in user addresses: one area in two regions. */
+	ring_placed_at(guva(R1_GPA - 128), 0, 0, "ring not inside guest memory");
+}
+
+static void ring_descriptor_table_misaligned(void)
+{
+	ring_placed_at(guva(galloc(16 * QSIZE + 16, 16)) + 8, 0, 0, "invalid ring");
+}
+
+static void vring_num_invalid(void)
+{
+	struct conn *c = with_mem();
+	struct vhost_vring_state s;
+	int64_t r;
+
+	s = (struct vhost_vring_state){ 0, 0 };
+	ack_refused(c, VHOST_USER_SET_VRING_NUM, &s, sizeof(s), NULL, 0);
+	s.num = 1025; /* vio-blk serves at most 1024 */
+	ack_refused(c, VHOST_USER_SET_VRING_NUM, &s, sizeof(s), NULL, 0);
+	s.num = 32768;
+	ack_refused(c, VHOST_USER_SET_VRING_NUM, &s, sizeof(s), NULL, 0);
+	s.num = UINT32_MAX;
+	ack_refused(c, VHOST_USER_SET_VRING_NUM, &s, sizeof(s), NULL, 0);
+	/* 100: not a power of 2, invalid for a split ring (VIRTIO 1.4 §2.7): refused, or broken at start. */
+	q_alloc(c, 0, false, 128);
+	s.num = 100;
+	r = msg_ack(c, VHOST_USER_SET_VRING_NUM, &s, sizeof(s), NULL, 0);
+	CHECK(r >= 0, "SET_VRING_NUM 100 dropped the connection");
+	{
+		struct vhost_vring_addr a = { 0, 0, guva(c->q[0].desc), guva(c->q[0].used),
+					      guva(c->q[0].avail), 0 };
+
+		send_state_ok(c, VHOST_USER_SET_VRING_BASE, 0, 0);
+		send_ok(c, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+		send_vring_fd(c, VHOST_USER_SET_VRING_ERR, 0, c->q[0].err);
+		send_vring_fd(c, VHOST_USER_SET_VRING_KICK, 0, c->q[0].kick);
+		send_state_ok(c, VHOST_USER_SET_VRING_ENABLE, 0, 1);
+	}
+	expect_broken(&c->q[0], NULL);
+	note("SET_VRING_NUM 100 on a split ring: %s", r ? "refused" : "accepted, broken at start");
+	c->q[0].num = QSIZE;
+	q_reset_restart(c, 0);
+}
+
+static void vring_base_invalid(void)
+{
+	struct conn *c = with_mem();
+	struct vhost_vring_state s = { 0, 0x10000 };
+
+	/* Split: bits 16-31 are reserved. */
+	ack_refused(c, VHOST_USER_SET_VRING_BASE, &s, sizeof(s), NULL, 0);
+	/* Packed: positions past the ring ("Vring descriptor indices for packed virtqueues"). */
+	conn_close(c);
+	c = conn_open();
+	conn_handshake(c, F_STD | VIO_BIT(VIRTIO_F_RING_PACKED), P_STD);
+	conn_mem_table(c);
+	q_setup(c, 1, true, QSIZE);
+	q_alloc(c, 0, true, QSIZE);
+	q_start(c, 0, 0x80000000u | 0x8000u | QSIZE); /* avail position 16 of 16 */
+	expect_broken(&c->q[0], "invalid ring");
+	q_reset_restart(c, 0);
+	(void)q_stop(c, 0);
+	q_alloc(c, 0, true, QSIZE);
+	q_start(c, 0, 0x80008000u | (0x7fffu << 16)); /* used position 32767 */
+	expect_broken(&c->q[0], "invalid ring");
+	q_reset_restart(c, 0);
+	health(c, 1);
+}
+
+static void vring_addr_with_dirty_logging_and_enable_2(void)
+{
+	struct conn *c = with_mem();
+	struct vhost_vring_addr a = { 0, 1u << VHOST_VRING_F_LOG, guva(R0_GPA), guva(R0_GPA + 4096),
+				      guva(R0_GPA + 8192), R0_GPA };
+	struct vhost_vring_state s = { 1, 2 };
+
+	ack_refused(c, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	ack_refused(c, VHOST_USER_SET_VRING_ENABLE, &s, sizeof(s), NULL, 0);
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, false, QSIZE);
+	health(c, 0);
+	health(c, 1);
+}
+
+/* ---- messages repeated ("a repeated message frees what the previous one set up") ---- */
+
+static void mem_table_repeated_while_running(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+
+	for (int i = 0; i < 5; i++) {
+		conn_mem_table(c);
+		health(c, i % NQ);
+	}
+	CHECK(daemon_memfd_maps() == NREG, "the daemon maps %d memfd ranges, %d expected",
+	      daemon_memfd_maps(), NREG);
+}
+
+static void vring_fds_replaced_many_times(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+
+	for (int k = 0; k < 30; k++)
+		for (int i = 0; i < NQ; i++) {
+			struct hq *q = &c->q[i];
+			int n[3] = { efd(), efd(), efd() };
+
+			send_vring_fd(c, VHOST_USER_SET_VRING_CALL, i, n[0]);
+			send_vring_fd(c, VHOST_USER_SET_VRING_ERR, i, n[1]);
+			send_vring_fd(c, VHOST_USER_SET_VRING_KICK, i, n[2]);
+			close(q->call);
+			close(q->err);
+			close(q->kick);
+			q->call = n[0];
+			q->err = n[1];
+			q->kick = n[2];
+		}
+	/* And once without fds (polling mode, "invalid FD flag"), then back. */
+	send_vring_fd(c, VHOST_USER_SET_VRING_KICK, 0, -1);
+	health(c, 0);
+	send_vring_fd(c, VHOST_USER_SET_VRING_KICK, 0, c->q[0].kick);
+	health(c, 0);
+	health(c, 1);
+}
+
+static void features_and_owner_repeated_while_running(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+
+	for (int i = 0; i < 3; i++) {
+		send_u64_ok(c, VHOST_USER_SET_FEATURES, F_STD);
+		send_ok(c, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0);
+		send_ok(c, VHOST_USER_RESET_OWNER, NULL, 0, NULL, 0);
+		for (int q = 0; q < NQ; q++)
+			send_state_ok(c, VHOST_USER_SET_VRING_ENABLE, (uint32_t)q, 1);
+		health(c, i % NQ);
+	}
+	/* Without EVENT_IDX now, the rings restart with the other suppression scheme. */
+	send_u64_ok(c, VHOST_USER_SET_FEATURES, F_STD & ~VIO_BIT(VIRTIO_F_EVENT_IDX));
+	health(c, 0);
+}
+
+/* Re-asking for the inflight region releases the previous one. */
+static void get_inflight_fd_repeated(void)
+{
+	struct conn *c = handshaken();
+
+	conn_mem_table(c);
+	for (int i = 0; i < 10; i++) {
+		struct vhost_user_inflight in = { 0, 0, NQ, QSIZE };
+		struct vu_msg m;
+
+		CHECK(!msg_send(c, VHOST_USER_GET_INFLIGHT_FD, V, &in, sizeof(in), NULL, 0), "send");
+		CHECK(!msg_recv(c, &m, wait_ms()) && m.hdr.request == VHOST_USER_GET_INFLIGHT_FD &&
+		      m.hdr.size == sizeof(in) && m.nfds == 1, "bad GET_INFLIGHT_FD reply");
+		vu_msg_close_fds(&m);
+	}
+	expect_alive(c); /* the reply goes out before the old region is released */
+	CHECK(daemon_memfd_maps() == NREG + 1, "the daemon maps %d memfd ranges, %d expected",
+	      daemon_memfd_maps(), NREG + 1);
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, false, QSIZE);
+	health(c, 0);
+}
+
+/* ---- connections dropped or stalled mid-message ---- */
+
+static void peer_closes_mid_header(void)
+{
+	struct conn *c = conn_open();
+	struct vhost_user_header h = { VHOST_USER_GET_FEATURES, V, 0 };
+
+	CHECK(!raw_send(c, &h, 6, NULL, 0), "send");
+	conn_close(c);
+}
+
+static void peer_closes_mid_payload_with_fds_in_flight(void)
+{
+	struct conn *c = handshaken();
+	struct vhost_user_memory t;
+	int fds[NREG];
+	uint8_t buf[12 + 40];
+	struct vhost_user_header h = { VHOST_USER_SET_MEM_TABLE, V, 8 + NREG * 32 };
+
+	mem_table(&t, fds);
+	memcpy(buf, &h, 12);
+	memcpy(buf + 12, &t, 40);
+	CHECK(!raw_send(c, buf, sizeof(buf), fds, NREG), "send");
+	conn_close(c);
+	/* A header announcing a payload, and nothing more. */
+	c = handshaken();
+	h = (struct vhost_user_header){ VHOST_USER_SET_FEATURES, V, 8 };
+	CHECK(!raw_send(c, &h, sizeof(h), NULL, 0), "send");
+	conn_close(c);
+}
+
+/* A front-end that stops half-way must not hold the daemon: dropped within MSG_TIMEOUT (5 s). */
+static void peer_stalls_mid_message(void)
+{
+	struct conn *c = handshaken();
+	struct vhost_user_header h = { VHOST_USER_SET_FEATURES, V, 8 };
+	struct pollfd p = { c->sock, POLLIN, 0 };
+
+	CHECK(!raw_send(c, &h, sizeof(h), NULL, 0), "send");
+	CHECK(poll(&p, 1, 9000) == 1, "still connected after 9 s: the daemon waits forever");
+	expect_drop(c, "stalled message");
+}
+
+/* ---- inflight regions ("Inflight I/O tracking"; DESIGN §4 "Shared recovery state is untrusted") ---- */
+
+#define INFL_Q 704u /* vio_devq_inflight_size(16): 64 + 16 * 40, rounded to 64 */
+
+static int inflight_memfd(uint64_t size)
+{
+	int fd = memfd_create("hostile-inflight", MFD_CLOEXEC);
+
+	CHECK(fd >= 0 && !ftruncate(fd, (off_t)size), "memfd");
+	return fd;
+}
+
+static void set_inflight_refused(uint64_t mmap_size, uint64_t mmap_offset, uint16_t nq, uint16_t qs,
+				 int fd)
+{
+	struct conn *c = handshaken();
+	struct vhost_user_inflight in = { mmap_size, mmap_offset, nq, qs };
+
+	ack_refused(c, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1);
+	conn_mem_table(c);
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, false, QSIZE);
+	health(c, 0);
+	conn_close(c);
+}
+
+static void set_inflight_fd_too_small(void)
+{
+	int fd = inflight_memfd(NQ * INFL_Q);
+
+	set_inflight_refused(NQ * INFL_Q - 64, 0, NQ, QSIZE, fd);
+	set_inflight_refused(0, 0, NQ, QSIZE, fd);
+	close(fd);
+}
+
+static void set_inflight_fd_file_shorter_than_it_says(void)
+{
+	int fd = inflight_memfd(INFL_Q);
+
+	set_inflight_refused(NQ * INFL_Q, 0, NQ, QSIZE, fd);
+	close(fd);
+	fd = inflight_memfd(NQ * INFL_Q);
+	set_inflight_refused(NQ * INFL_Q, 4096, NQ, QSIZE, fd);
+	close(fd);
+}
+
+static void set_inflight_fd_offset_unaligned_or_overflowing(void)
+{
+	int fd = inflight_memfd(16384);
+
+	set_inflight_refused(NQ * INFL_Q, 100, NQ, QSIZE, fd);
+	set_inflight_refused(NQ * INFL_Q, UINT64_MAX & ~4095ull, NQ, QSIZE, fd);
+	set_inflight_refused(UINT64_MAX, 4096, NQ, QSIZE, fd);
+	close(fd);
+}
+
+static void set_inflight_fd_of_a_bad_shape(void)
+{
+	int fd = inflight_memfd(1 << 20);
+
+	set_inflight_refused(1 << 20, 0, 0, QSIZE, fd);
+	set_inflight_refused(1 << 20, 0, NQ + 1, QSIZE, fd);
+	set_inflight_refused(1 << 20, 0, NQ, 0, fd);
+	set_inflight_refused(1 << 20, 0, NQ, 1025, fd);
+	set_inflight_refused(1 << 20, 0, UINT16_MAX, UINT16_MAX, fd);
+	close(fd);
+}
+
+static void set_inflight_fd_not_a_file(void)
+{
+	int e = efd(), sv[2];
+
+	set_inflight_refused(NQ * INFL_Q, 0, NQ, QSIZE, e);
+	close(e);
+	CHECK(!socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), "socketpair");
+	set_inflight_refused(NQ * INFL_Q, 0, NQ, QSIZE, sv[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void set_inflight_fd_without_or_with_two_fds(void)
+{
+	struct vhost_user_inflight in = { NQ * INFL_Q, 0, NQ, QSIZE };
+	int fd = inflight_memfd(NQ * INFL_Q), fds[2] = { fd, fd };
+
+	drop_after(handshaken(), VHOST_USER_SET_INFLIGHT_FD, V, &in, sizeof(in), NULL, 0,
+		   "SET_INFLIGHT_FD without fd");
+	drop_after(handshaken(), VHOST_USER_SET_INFLIGHT_FD, V, &in, sizeof(in), fds, 2,
+		   "SET_INFLIGHT_FD with two fds");
+	close(fd);
+}
+
+/*
+ * GET_INFLIGHT_FD for a shape the back-end cannot serve: the front-end
+ * waits for a reply ("reply payload: inflight description"), so the
+ * back-end must answer, with no fd and mmap_size 0 (what libvhost-user
+ * does; QEMU then goes on without an inflight region), not stay silent.
+ */
+static void get_inflight_fd_of_a_bad_shape_is_answered(void)
+{
+	static const uint16_t shapes[][2] = { { 0, QSIZE }, { NQ + 1, QSIZE }, { NQ, 0 }, { NQ, 4096 } };
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct conn *c = handshaken();
+		struct vhost_user_inflight in = { 0, 0, shapes[i][0], shapes[i][1] };
+		struct vu_msg m;
+		int r;
+
+		CHECK(!msg_send(c, VHOST_USER_GET_INFLIGHT_FD, V, &in, sizeof(in), NULL, 0), "send");
+		r = msg_recv(c, &m, wait_ms());
+		CHECK(r != -ETIMEDOUT, "GET_INFLIGHT_FD for %u queues of %u: no reply at all",
+		      shapes[i][0], shapes[i][1]);
+		CHECK(!r && m.hdr.request == VHOST_USER_GET_INFLIGHT_FD &&
+		      m.hdr.size == sizeof(in), "GET_INFLIGHT_FD %u x %u: bad reply (%d)", shapes[i][0],
+		      shapes[i][1], r);
+		CHECK(m.nfds == 0 && m.payload.inflight.mmap_size == 0,
+		      "GET_INFLIGHT_FD %u x %u: a region of %llu bytes, %u fds", shapes[i][0],
+		      shapes[i][1], (unsigned long long)m.payload.inflight.mmap_size, m.nfds);
+		vu_msg_close_fds(&m);
+		expect_alive(c);
+		conn_close(c);
+	}
+}
+
+/* Gets a real inflight region from a connection that served some requests. */
+static int inflight_from_a_run(bool packed, uint64_t *size)
+{
+	struct conn *c = conn_open();
+	struct vhost_user_inflight in = { 0, 0, NQ, QSIZE };
+	struct vu_msg m;
+	int fd;
+
+	conn_handshake(c, F_STD | (packed ? VIO_BIT(VIRTIO_F_RING_PACKED) : 0), P_STD);
+	CHECK(!msg_send(c, VHOST_USER_GET_INFLIGHT_FD, V, &in, sizeof(in), NULL, 0), "send");
+	CHECK(!msg_recv(c, &m, wait_ms()) && m.nfds == 1 && m.payload.inflight.mmap_size >= NQ * INFL_Q,
+	      "GET_INFLIGHT_FD failed");
+	fd = vu_msg_take_fd(&m, 0);
+	*size = m.payload.inflight.mmap_size;
+	conn_mem_table(c);
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, packed, QSIZE);
+	health(c, 0);
+	health(c, 1);
+	conn_close(c);
+	return fd;
+}
+
+/* GET_INFLIGHT_FD: a new, empty region replaces the one the daemon holds. */
+static void fresh_inflight(struct conn *c)
+{
+	struct vhost_user_inflight in = { 0, 0, NQ, QSIZE };
+	struct vu_msg m;
+
+	CHECK(!msg_send(c, VHOST_USER_GET_INFLIGHT_FD, V, &in, sizeof(in), NULL, 0), "send");
+	CHECK(!msg_recv(c, &m, wait_ms()) && m.hdr.request == VHOST_USER_GET_INFLIGHT_FD &&
+	      m.nfds == 1, "GET_INFLIGHT_FD failed");
+	vu_msg_close_fds(&m);
+}
+
+/*
+ * Hands @fd back on a new connection (split or @packed rings, fresh and
+ * zeroed) and starts the queues. The region's contents are garbage: each
+ * queue must either break (error eventfd) or run; chains resubmitted from
+ * it address zeroed descriptors (split) and so complete with length 0.
+ */
+static void inflight_garbage_handed_back(int fd, uint64_t size, bool packed)
+{
+	struct conn *c = conn_open();
+	struct vhost_user_inflight in = { size, 0, NQ, QSIZE };
+	const char *outcome[NQ];
+
+	conn_handshake(c, F_STD | (packed ? VIO_BIT(VIRTIO_F_RING_PACKED) : 0), P_STD);
+	send_ok(c, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1);
+	conn_mem_table(c);
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, packed, QSIZE);
+	for (int i = 0; i < NQ; i++) {
+		struct hq *q = &c->q[i];
+		uint32_t id, len;
+		unsigned resub = 0;
+
+		if (err_signalled(q, 200)) {
+			/* Refused for good: the front-end must hand over a sane region. */
+			outcome[i] = "broken";
+			fresh_inflight(c);
+			q_reset_restart(c, i);
+			continue;
+		}
+		while (wait_used(q, &id, &len, 100)) {
+			CHECK(id < QSIZE && len == 0, "resubmitted chain completed as id %u, length %u", id,
+			      len);
+			resub++;
+		}
+		CHECK(!err_signalled(q, 0), "queue %d broke after resubmitting", i);
+		outcome[i] = resub ? "ran, resubmitting empty chains" : "ran";
+		health(c, i);
+	}
+	note("queue 0 %s; queue 1 %s", outcome[0], outcome[1]);
+	conn_close(c);
+}
+
+static void inflight_region_garbage(int pattern, bool packed_back)
+{
+	uint64_t size;
+	int fd = inflight_from_a_run(false, &size);
+	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	CHECK(p != MAP_FAILED, "mmap");
+	switch (pattern) {
+	case 0:
+		memset(p, 0xff, size);
+		break;
+	case 1:
+		for (uint64_t i = 0; i < size; i++)
+			p[i] = (uint8_t)((i * 2654435761u) >> 13);
+		break;
+	case 2: /* the header as the daemon wrote it, every entry scrambled */
+		for (unsigned q = 0; q < NQ; q++)
+			for (uint64_t i = 64; i < INFL_Q; i++)
+				p[q * INFL_Q + i] = (uint8_t)(i * 37 + 11);
+		break;
+	case 3: /* the header's queue size and layout changed */
+		for (unsigned q = 0; q < NQ; q++) {
+			p[q * INFL_Q + 8] = 0xe8;
+			p[q * INFL_Q + 9] = 0x03;
+			p[q * INFL_Q + 10] ^= 1;
+		}
+		break;
+	default:
+		break;
+	}
+	munmap(p, size);
+	inflight_garbage_handed_back(fd, size, packed_back);
+	close(fd);
+}
+
+static void inflight_region_all_0xff(void) { inflight_region_garbage(0, false); }
+static void inflight_region_random(void) { inflight_region_garbage(1, false); }
+static void inflight_region_random_entries(void) { inflight_region_garbage(2, false); }
+static void inflight_region_header_lies(void) { inflight_region_garbage(3, false); }
+static void inflight_region_of_a_split_ring_for_a_packed_one(void) { inflight_region_garbage(-1, true); }
+static void inflight_region_random_for_a_packed_ring(void) { inflight_region_garbage(1, true); }
+
+/* The region is for Queue Size 16; the ring is 32: the queue cannot use it. */
+static void inflight_region_for_another_queue_size(void)
+{
+	uint64_t size;
+	int fd = inflight_from_a_run(false, &size);
+	struct conn *c = conn_open();
+	struct vhost_user_inflight in = { size, 0, NQ, QSIZE };
+
+	conn_handshake(c, F_STD, P_STD);
+	send_ok(c, VHOST_USER_SET_INFLIGHT_FD, &in, sizeof(in), &fd, 1);
+	conn_mem_table(c);
+	q_setup(c, 1, false, QSIZE);
+	q_setup(c, 0, false, 2 * QSIZE);
+	expect_broken(&c->q[0], "queue size differs from the inflight region");
+	/* Queue 1's log came from other rings (used index 3, these are new): either way. */
+	(void)err_signalled(&c->q[1], 100);
+	fresh_inflight(c);
+	c->q[0].num = QSIZE; /* one queue size per inflight region */
+	q_reset_restart(c, 0);
+	q_reset_restart(c, 1);
+	close(fd);
+}
+
+/* ---- config space (GET_CONFIG / SET_CONFIG) ---- */
+
+static void get_config_outside_the_config_space(void)
+{
+	struct conn *c = handshaken();
+	static const uint32_t bad[][2] = { { 0xfffffff8u, 16 }, { 90, 16 }, { 96, 4 }, { 0, 0 } };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vhost_user_config cfg = { bad[i][0], bad[i][1], 0, { 0 } };
+		struct vu_msg m;
+
+		CHECK(!msg_send(c, VHOST_USER_GET_CONFIG, V, &cfg, 12 + bad[i][1], NULL, 0), "send");
+		CHECK(!msg_recv(c, &m, wait_ms()) && m.hdr.request == VHOST_USER_GET_CONFIG,
+		      "no GET_CONFIG reply");
+		CHECK(m.hdr.size == 0 || (bad[i][1] == 0 && m.hdr.size == 12),
+		      "GET_CONFIG of [%u, +%u) answered with %u bytes", bad[i][0], bad[i][1], m.hdr.size);
+	}
+	expect_alive(c);
+	/* The size field and the payload size disagree: a malformed message. */
+	{
+		struct vhost_user_config cfg = { 0, 200, 0, { 0 } };
+
+		drop_after(c, VHOST_USER_GET_CONFIG, V, &cfg, 12 + 8, NULL, 0,
+			   "GET_CONFIG whose size field disagrees");
+	}
+	c = handshaken();
+	{
+		struct vhost_user_config cfg = { 0, 300, 0, { 0 } };
+
+		drop_after(c, VHOST_USER_GET_CONFIG, V, &cfg, 12 + 256, NULL, 0,
+			   "GET_CONFIG of 300 bytes");
+	}
+}
+
+static void set_config_of_a_read_only_config_space(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_user_config cfg = { 0, 8, 0, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+
+	ack_refused(c, VHOST_USER_SET_CONFIG, &cfg, 12 + 8, NULL, 0);
+	cfg.offset = 0xfffffffcu;
+	ack_refused(c, VHOST_USER_SET_CONFIG, &cfg, 12 + 8, NULL, 0);
+	health(c, 0);
+}
+
+/* ---- reset ---- */
+
+static void reset_device_while_running_then_set_up_again(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	int fd = efd();
+
+	send_ok(c, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0);
+	/* The device is reset: features and memory forgotten; a kick is out of order... */
+	drop_u64(c, VHOST_USER_SET_VRING_KICK, 0, &fd, 1, "SET_VRING_KICK after RESET_DEVICE");
+	close(fd);
+	/* ...and a full set-up on a new connection after a reset mid-run works. */
+	c = std_conn(false, QSIZE);
+	send_ok(c, VHOST_USER_RESET_DEVICE, NULL, 0, NULL, 0);
+	send_u64_ok(c, VHOST_USER_SET_FEATURES, F_STD);
+	conn_mem_table(c);
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, false, QSIZE);
+	health(c, 0);
+	health(c, 1);
+}
+
+static void get_vring_base_of_a_ring_never_started(void)
+{
+	struct conn *c = with_mem();
+
+	CHECK(q_stop(c, 1) == 0, "base of a ring never started is not 0");
+	CHECK(q_stop(c, 1) == 0, "base of a ring never started is not 0");
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, false, QSIZE);
+	health(c, 1);
+}
+
+/* ---- vring fds of the wrong kind ---- */
+
+/*
+ * The kick fd is a pipe whose write end is closed: always readable, never
+ * a kick (DESIGN §4 "Consume or stop; never spin"). The queue thread must
+ * not turn that into a busy loop.
+ */
+static void kick_fd_readable_forever(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	int p[2], before, after;
+
+	CHECK(!pipe2(p, O_CLOEXEC), "pipe");
+	send_vring_fd(c, VHOST_USER_SET_VRING_KICK, 0, p[0]);
+	close(p[0]);
+	close(p[1]);
+	before = daemon_cpu_ms();
+	sleep_ms(1000);
+	after = daemon_cpu_ms();
+	note("the daemon used %d ms of CPU in 1 s", after - before);
+	CHECK(before < 0 || after - before < 300,
+	      "the daemon used %d ms of CPU in 1 s with a kick fd at EOF: it spins", after - before);
+	(void)q_stop(c, 0);
+	health(c, 1);
+}
+
+const struct hcase msg_cases[] = {
+#define C(x) { #x, x }
+	C(payload_of_the_wrong_size),
+	C(payload_larger_than_any_message),
+	C(wrong_protocol_version),
+	C(unknown_and_unsupported_requests),
+	C(need_reply_on_a_request_with_its_own_reply),
+	C(extra_fd_on_get_features),
+	C(sixteen_fds_on_one_message),
+	C(vring_kick_without_fd_and_without_the_nofd_bit),
+	C(vring_call_with_the_nofd_bit_and_an_fd),
+	C(vring_fd_message_with_reserved_bits),
+	C(mem_table_fd_count_not_matching_regions),
+	C(add_mem_reg_with_zero_or_two_fds),
+	C(vring_index_out_of_range),
+	C(ring_addresses_before_the_memory_table),
+	C(kick_before_the_features),
+	C(ring_changed_while_started),
+	C(messages_of_protocol_features_not_negotiated),
+	C(features_never_offered_or_without_version_1),
+	C(mem_table_with_overlapping_guest_addresses),
+	C(mem_table_with_overlapping_user_addresses),
+	C(mem_table_with_overflowing_regions),
+	C(mem_table_with_a_region_of_size_0),
+	C(mem_table_with_a_region_beyond_its_file),
+	C(mem_table_with_a_region_not_backed_by_a_file),
+	C(mem_table_with_nine_regions),
+	C(mem_table_without_the_rings),
+	C(rem_mem_reg_of_the_ring_region),
+	C(rem_mem_reg_of_a_region_never_added),
+	C(add_mem_reg_overlapping),
+	C(add_mem_reg_one_more_than_the_slots),
+	C(ring_descriptors_in_the_hole),
+	C(ring_used_area_straddling_the_end_of_memory),
+	C(ring_available_area_at_user_address_0),
+	C(ring_across_two_regions),
+	C(ring_descriptor_table_misaligned),
+	C(vring_num_invalid),
+	C(vring_base_invalid),
+	C(vring_addr_with_dirty_logging_and_enable_2),
+	C(mem_table_repeated_while_running),
+	C(vring_fds_replaced_many_times),
+	C(features_and_owner_repeated_while_running),
+	C(get_inflight_fd_repeated),
+	C(peer_closes_mid_header),
+	C(peer_closes_mid_payload_with_fds_in_flight),
+	C(peer_stalls_mid_message),
+	C(set_inflight_fd_too_small),
+	C(set_inflight_fd_file_shorter_than_it_says),
+	C(set_inflight_fd_offset_unaligned_or_overflowing),
+	C(set_inflight_fd_of_a_bad_shape),
+	C(set_inflight_fd_not_a_file),
+	C(set_inflight_fd_without_or_with_two_fds),
+	C(get_inflight_fd_of_a_bad_shape_is_answered),
+	C(inflight_region_all_0xff),
+	C(inflight_region_random),
+	C(inflight_region_random_entries),
+	C(inflight_region_header_lies),
+	C(inflight_region_of_a_split_ring_for_a_packed_one),
+	C(inflight_region_random_for_a_packed_ring),
+	C(inflight_region_for_another_queue_size),
+	C(get_config_outside_the_config_space),
+	C(set_config_of_a_read_only_config_space),
+	C(reset_device_while_running_then_set_up_again),
+	C(get_vring_base_of_a_ring_never_started),
+	C(kick_fd_readable_forever),
+#undef C
+};
+const unsigned msg_cases_n = sizeof(msg_cases) / sizeof(msg_cases[0]);
