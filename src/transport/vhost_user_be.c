@@ -197,11 +197,27 @@ static struct vu_queue *msg_queue(struct vio_vu_be *be, uint32_t index)
 	return &be->queues[index];
 }
 
+/*
+ * Sends a reply (header @h, payload @p). The front-end waits for it, and one
+ * cut short would leave the stream out of step: a reply that cannot be sent
+ * whole - the send timeout expired because the front-end does not read, or
+ * it hung up - ends the connection. Returns 0 or -ECONNRESET.
+ */
+static int send_reply(struct vio_vu_be *be, const struct vhost_user_header *h, const void *p)
+{
+	int r = vu_msg_send(be->sock, h, p, NULL, 0);
+
+	if (r && r != -EPIPE && r != -ECONNRESET)
+		vio_err("vhost-user: cannot send the reply to %s (%s); dropping the front-end",
+			vio_vhost_user_request_name(h->request), strerror(-r));
+	return r ? -ECONNRESET : 0;
+}
+
 static int reply_u64(struct vio_vu_be *be, const struct vu_msg *m, uint64_t v)
 {
 	struct vhost_user_header h = { m->hdr.request, VHOST_USER_VERSION | VHOST_USER_REPLY_MASK, 8 };
 
-	return vu_msg_send(be->sock, &h, &v, NULL, 0);
+	return send_reply(be, &h, &v);
 }
 
 static int h_get_features(struct vio_vu_be *be, struct vu_msg *m)
@@ -356,7 +372,7 @@ static int h_get_vring_base(struct vio_vu_be *be, struct vu_msg *m)
 	q->pub.broken = false; /* the next start sets the ring up anew */
 	close_fd(&q->pub.kick_fd);
 	s.num = q->base;
-	return vu_msg_send(be->sock, &h, &s, NULL, 0);
+	return send_reply(be, &h, &s);
 }
 
 /* SET_VRING_KICK/CALL/ERR: takes the fd (or none with the no-fd bit). */
@@ -438,7 +454,7 @@ static int h_get_config(struct vio_vu_be *be, struct vu_msg *m)
 			c->offset, c->size);
 		h.size = 0;
 	}
-	return vu_msg_send(be->sock, &h, c, NULL, 0);
+	return send_reply(be, &h, c);
 }
 
 static int h_set_config(struct vio_vu_be *be, struct vu_msg *m)

@@ -809,6 +809,56 @@ static void peer_stalls_mid_message(void)
 	expect_drop(c, "stalled message");
 }
 
+/*
+ * A front-end that sends requests and never reads the replies: once the
+ * socket buffer is full the daemon cannot answer; it must give up on the
+ * connection (SO_SNDTIMEO) instead of serving it forever, half-written
+ * replies and all.
+ */
+static void peer_never_reads_replies(void)
+{
+	struct conn *c = handshaken();
+	struct vhost_user_header h = { VHOST_USER_GET_QUEUE_NUM, V, 0 };
+	int64_t sent = 0, total = 0;
+	int flags = fcntl(c->sock, F_GETFL), idle = 0;
+	char buf[4096];
+
+	CHECK(!fcntl(c->sock, F_SETFL, flags | O_NONBLOCK), "fcntl");
+	/* Until our send side is full too: the daemon is blocked answering. */
+	while (idle < 10) {
+		ssize_t n = send(c->sock, &h, sizeof(h), MSG_NOSIGNAL);
+
+		if (n == (ssize_t)sizeof(h)) {
+			sent++;
+			idle = 0;
+			continue;
+		}
+		CHECK(n < 0 && errno == EAGAIN, "send: %s", strerror(errno));
+		idle++;
+		sleep_ms(20);
+	}
+	note("%lld requests sent before the daemon stopped reading", (long long)sent);
+	/* Longer than the daemon's send timeout (5 s), still not reading. */
+	sleep_ms(6500);
+	CHECK(!fcntl(c->sock, F_SETFL, flags), "fcntl");
+	for (;;) {
+		struct pollfd p = { c->sock, POLLIN, 0 };
+		ssize_t n;
+
+		CHECK(poll(&p, 1, 3000) == 1, "after %lld of %lld replies (%lld bytes) the daemon "
+		      "neither answers nor drops the connection", (long long)(total / 20),
+		      (long long)sent, (long long)total);
+		n = recv(c->sock, buf, sizeof(buf), 0);
+		if (n <= 0)
+			break;
+		total += n;
+	}
+	CHECK(total % 20 == 0, "a reply was left half-written (%lld bytes)", (long long)total);
+	CHECK(total < sent * 20, "all %lld requests were answered after the daemon could not "
+	      "send for more than its timeout", (long long)sent);
+	conn_close(c);
+}
+
 /* ---- inflight regions ("Inflight I/O tracking"; DESIGN §4 "Shared recovery state is untrusted") ---- */
 
 #define INFL_Q 704u /* vio_devq_inflight_size(16): 64 + 16 * 40, rounded to 64 */
@@ -1226,6 +1276,7 @@ const struct hcase msg_cases[] = {
 	C(peer_closes_mid_header),
 	C(peer_closes_mid_payload_with_fds_in_flight),
 	C(peer_stalls_mid_message),
+	C(peer_never_reads_replies),
 	C(set_inflight_fd_too_small),
 	C(set_inflight_fd_file_shorter_than_it_says),
 	C(set_inflight_fd_offset_unaligned_or_overflowing),
