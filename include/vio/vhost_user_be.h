@@ -59,6 +59,8 @@ struct vio_vu_be;
 struct vio_vu_queue {
 	uint16_t index;       /* vring index */
 	uint32_t num;         /* Queue Size (SET_VRING_NUM) */
+	/* The three fds are set O_NONBLOCK when received: writing call_fd or
+	 * err_fd never blocks, whatever the front-end passed. */
 	int kick_fd;          /* eventfd the front-end kicks, -1 none (poll) */
 	int call_fd;          /* eventfd to notify the guest, -1 none */
 	int err_fd;           /* eventfd to report a broken ring, -1 none */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The vhost-user back-end: message validation and dispatch, ring states, queue lifecycle. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -379,6 +380,7 @@ static int h_get_vring_base(struct vio_vu_be *be, struct vu_msg *m)
 static int vring_fd(struct vu_msg *m, int *fd_out)
 {
 	bool nofd = m->payload.u64 & VHOST_USER_VRING_NOFD_MASK;
+	int flags;
 
 	if (m->payload.u64 & ~(uint64_t)(VHOST_USER_VRING_IDX_MASK | VHOST_USER_VRING_NOFD_MASK)) {
 		vio_err("vhost-user: %s with reserved payload bits",
@@ -390,17 +392,37 @@ static int vring_fd(struct vu_msg *m, int *fd_out)
 			vio_vhost_user_request_name(m->hdr.request), m->nfds, nofd ? "set" : "clear");
 		return -EPROTO;
 	}
-	*fd_out = nofd ? -1 : vu_msg_take_fd(m, 0);
+	if (nofd) {
+		*fd_out = -1;
+		return 0;
+	}
+	/*
+	 * Non-blocking: the call and error fds are written from the queue
+	 * threads and from here, and whatever the front-end passed (a pipe it
+	 * never reads, say) must not be able to block those writes - a queue
+	 * thread stuck in write() wedges queue_stop(), GET_VRING_BASE and
+	 * disconnect, the whole daemon. A notification that does not fit is
+	 * dropped (-EAGAIN). The flag is on the open file, shared with the
+	 * front-end: eventfds, what QEMU passes, are non-blocking there already.
+	 */
+	flags = fcntl(m->fds[0], F_GETFL);
+	if (flags < 0 || fcntl(m->fds[0], F_SETFL, flags | O_NONBLOCK) < 0) {
+		vio_err("vhost-user: %s: cannot make the fd non-blocking: %s",
+			vio_vhost_user_request_name(m->hdr.request), strerror(errno));
+		return -EINVAL;
+	}
+	*fd_out = vu_msg_take_fd(m, 0);
 	return 0;
 }
 
 static int h_set_vring_kick(struct vio_vu_be *be, struct vu_msg *m)
 {
 	struct vu_queue *q = msg_queue(be, m->payload.u64 & VHOST_USER_VRING_IDX_MASK);
-	int fd;
+	int fd, r;
 
-	if (vring_fd(m, &fd))
-		return -EPROTO;
+	r = vring_fd(m, &fd);
+	if (r)
+		return r;
 	queue_stop(be, q);
 	close_fd(&q->pub.kick_fd);
 	q->pub.kick_fd = fd;
@@ -416,9 +438,10 @@ static int h_set_vring_call_or_err(struct vio_vu_be *be, struct vu_msg *m)
 	int fd, *slot = m->hdr.request == VHOST_USER_SET_VRING_CALL ? &q->pub.call_fd
 								     : &q->pub.err_fd;
 	bool was_running = q->pub.running;
+	int r = vring_fd(m, &fd);
 
-	if (vring_fd(m, &fd))
-		return -EPROTO;
+	if (r)
+		return r;
 	queue_stop(be, q);
 	close_fd(slot);
 	*slot = fd;

@@ -1206,6 +1206,49 @@ static void get_vring_base_of_a_ring_never_started(void)
 /* ---- vring fds of the wrong kind ---- */
 
 /*
+ * The call fd is a pipe nobody reads (capacity one page): every used-buffer
+ * notification writes 8 bytes into it. A blocking write must not wedge the
+ * queue thread (and with it GET_VRING_BASE, disconnect and the whole
+ * daemon) once the pipe is full.
+ */
+static void call_fd_is_a_pipe_nobody_reads(void)
+{
+	/* Without EVENT_IDX every flush notifies (VIRTIO 1.4 §2.7.7.2). */
+	struct conn *c = std_conn_f(F_STD & ~VIO_BIT(VIRTIO_F_EVENT_IDX), false, QSIZE);
+	struct hq *q = &c->q[0];
+	struct vhost_vring_state s = { 0, 0 };
+	struct vu_msg m;
+	int p[2], done = 0;
+
+	CHECK(!pipe2(p, O_CLOEXEC), "pipe");
+	(void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+	send_vring_fd(c, VHOST_USER_SET_VRING_CALL, 0, p[1]);
+	close(p[1]);
+	/* 4096 / 8 = 512 notifications fill it; try a few more than that. */
+	for (int i = 0; i < 600; i++) {
+		uint64_t d = galloc(20, 4), st = mk_status();
+		struct buf b[3] = { { mk_hdr(VIRTIO_BLK_T_GET_ID, 0), 16, false }, { d, 20, true },
+				    { st, 1, true } };
+		uint32_t id, len;
+
+		gallow(d, 20);
+		post(q, b, 3, DIRECT);
+		if (!wait_used(q, &id, &len, 500))
+			break;
+		done++;
+	}
+	note("%d requests completed with the call pipe unread", done);
+	/* GET_VRING_BASE must come back: the queue thread is not stuck in write(). */
+	CHECK(!msg_send(c, VHOST_USER_GET_VRING_BASE, V, &s, sizeof(s), NULL, 0), "send");
+	CHECK(!msg_recv(c, &m, wait_ms()),
+	      "no GET_VRING_BASE reply after %d requests: the queue thread is stuck writing the "
+	      "call fd, and the daemon with it", done);
+	CHECK(done == 600, "only %d of 600 requests completed", done);
+	close(p[0]);
+	health(c, 1);
+}
+
+/*
  * The kick fd is a pipe whose write end is closed: always readable, never
  * a kick (DESIGN §4 "Consume or stop; never spin"). The queue thread must
  * not turn that into a busy loop.
@@ -1295,6 +1338,7 @@ const struct hcase msg_cases[] = {
 	C(set_config_of_a_read_only_config_space),
 	C(reset_device_while_running_then_set_up_again),
 	C(get_vring_base_of_a_ring_never_started),
+	C(call_fd_is_a_pipe_nobody_reads),
 	C(kick_fd_readable_forever),
 #undef C
 };
