@@ -378,6 +378,7 @@ struct job {
 	/* For the progress display (relaxed; written by this job only). */
 	_Atomic uint64_t ios[2], bytes[2];
 	int error;              /* the first failure (reported) */
+	uint64_t more_errors;   /* failed I/Os after it (counted) */
 };
 
 struct bench {
@@ -429,8 +430,13 @@ static void io_done(struct vio_blk_req *req)
 	int phase;
 
 	if (req->result) {
-		errmsg("queue %u: %s of %" PRIu64 " bytes at offset %" PRIu64 " failed: %s", j->index,
-		       s->write ? "write" : "read", j->b->o.bs, s->off, strerror(-req->result));
+		/* The first failure of the queue is reported; the rest (same cause) counted. */
+		if (!j->error)
+			errmsg("queue %u: %s of %" PRIu64 " bytes at offset %" PRIu64 " failed: %s",
+			       j->index, s->write ? "write" : "read", j->b->o.bs, s->off,
+			       strerror(-req->result));
+		else
+			j->more_errors++;
 		job_fail(j, req->result);
 		return;
 	}
@@ -549,8 +555,9 @@ static void *job_main(void *arg)
 			if (send(j, j->ready[--j->nready]))
 				break;
 	}
-	/* Let what is out complete (not counted), up to the timeout. */
-	while (vio_blk_drv_inflight(j->q) && vio_blk_drv_queue_error(j->q) == 0) {
+	/* Let what is out complete (not counted), up to the timeout (unless it passed). */
+	while (j->error != -ETIMEDOUT && vio_blk_drv_inflight(j->q) &&
+	       vio_blk_drv_queue_error(j->q) == 0) {
 		n = take(j, &last);
 		if (n < 0)
 			break;
@@ -999,6 +1006,8 @@ static void collect(struct bench *b, struct result *res)
 
 		if (j->started)
 			pthread_join(j->tid, NULL);
+		if (j->more_errors)
+			errmsg("queue %u: %" PRIu64 " more I/Os failed", j->index, j->more_errors);
 		if (j->measuring) {
 			lat_merge(&res->st[0], &j->st[0]);
 			lat_merge(&res->st[1], &j->st[1]);
