@@ -228,8 +228,20 @@ const char *lb_feat_name(uint64_t features)
 	return feat_name(features);
 }
 
+/* ThreadSanitizer runs these loops some 30 times slower: do a tenth of the work. */
+#if defined(__SANITIZE_THREAD__)
+#define LB_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LB_TSAN 1
+#endif
+#endif
+
 uint64_t lb_env_buffers(uint64_t def)
 {
+#ifdef LB_TSAN
+	def = def / 10 ? def / 10 : 1;
+#endif
 	return env_u64("VIO_LB_BUFFERS", def);
 }
 

@@ -126,7 +126,7 @@ const char *lb_device_run(const struct lb_params *p, const struct lb_view *v, in
 int lb_memfd(const struct lb_layout *l);
 
 /* VIO_LB_SEED / VIO_LB_BUFFERS / VIO_LB_TIMEOUT_MS from the environment, or the defaults
- * (a seed from the clock; 20 s). */
+ * (a seed from the clock; @def buffers, a tenth under ThreadSanitizer; 20 s). */
 uint64_t lb_env_seed(void);
 /* The seed of the run for @num and @features, derived from @env_seed. */
 uint64_t lb_run_seed(uint64_t env_seed, uint32_t num, uint64_t features);

@@ -118,8 +118,8 @@ static void loopback(void **state)
 
 	assert_non_null(r);
 	lb_params_init(&r->p, g_seed, c->num, c->features, lb_env_buffers(def));
-	if (r->p.buffers < 3ull * c->num && !getenv("VIO_LB_BUFFERS"))
-		r->p.buffers = 3ull * c->num; /* fill the ring a few times */
+	if (r->p.buffers <= c->num && !getenv("VIO_LB_BUFFERS"))
+		r->p.buffers = c->num + 1ull; /* fill the ring at least once */
 	e = run_threads(r);
 	if (e)
 		fail_msg("%s", e);
