@@ -48,7 +48,7 @@ size_t vio_drvq_area_size(uint32_t num, uint64_t features, enum vio_drvq_area a)
 	return 0;
 }
 
-/* The alignment tables of VIRTIO 1.4 §2.7 (split) and §2.8.10 (packed). */
+/* The alignment tables of VIRTIO 1.4 §2.7 (split) and §2.8.10.1 (packed). */
 size_t vio_drvq_area_align(uint64_t features, enum vio_drvq_area a)
 {
 	switch (a) {

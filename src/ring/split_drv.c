@@ -68,7 +68,8 @@ int split_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, ui
 		for (k = 0; k < n; k++)
 			put_desc(&t[k], sg[k].addr, sg[k].len, seg_flags(k, nout, n),
 				 (uint16_t)(k + 1 < n ? k + 1 : 0));
-		/* §2.7.5.3.1: INDIRECT without NEXT; WRITE is ignored there, so 0. */
+		/* §2.7.5.3.1: INDIRECT without NEXT (WRITE: 0; the device
+		 * ignores it there, §2.7.5.3.2). */
 		put_desc(&q->split.desc[head], drvq_ind_addr(q, head), 16u * n,
 			 VIRTQ_DESC_F_INDIRECT, 0);
 		q->split.free_head = q->slot[head].link;
