@@ -121,13 +121,17 @@ static void queue_try_start(struct vio_vu_be *be, struct vu_queue *q)
 		q->pub.ring = NULL;
 		return;
 	}
-	vio_debug("vhost-user: queue %u running (size %u, base %u)", q->pub.index, q->pub.num,
-		  q->base);
-	vio_debug("vhost-user: queue %u: %u chains to pop again from the inflight log, base %u",
-		  q->pub.index, recovered, base);
+	vio_debug("vhost-user: queue %u running (size %u, base %u, %u chains to pop again "
+		  "from the inflight log)", q->pub.index, q->pub.num, base, recovered);
 	if (recovered)
 		vio_info("vhost-user: queue %u: %u requests in flight before a restart are "
 			 "resubmitted", q->pub.index, recovered);
+	/* A process that died between publishing used buffers and writing the
+	 * call eventfd lost that interrupt, and with EVENT_IDX no later flush
+	 * would make up for it: signal once at every start with an inflight
+	 * log (drivers handle spurious notifications, VIRTIO 1.4 §2.7.7.1). */
+	if (be->inflight.addr && q->pub.index < be->inflight.num_queues)
+		vio_vu_queue_notify(&q->pub);
 }
 
 static void queue_stop(struct vio_vu_be *be, struct vu_queue *q)
