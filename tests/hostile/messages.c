@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1272,6 +1273,141 @@ static void kick_fd_readable_forever(void)
 	health(c, 1);
 }
 
+
+/* A valid table whose region does not start on a page of its file: it is mapped from the page below. */
+static void mem_table_with_unaligned_mmap_offsets_is_served(void)
+{
+	struct conn *c = conn_open();
+	struct vhost_user_memory t;
+	int fds[NREG + 1];
+
+	conn_handshake(c, F_STD, P_STD);
+	mem_table(&t, fds);
+	/* R0 in two: [0, 4 KiB + 512) and the rest, at file offset 4 KiB + 512. */
+	t.regions[3] = t.regions[0];
+	t.regions[0].memory_size = 4096 + 512;
+	t.regions[3].guest_phys_addr += 4096 + 512;
+	t.regions[3].userspace_addr += 4096 + 512;
+	t.regions[3].mmap_offset += 4096 + 512;
+	t.regions[3].memory_size -= 4096 + 512;
+	fds[3] = mem_fd();
+	t.nregions = NREG + 1;
+	send_ok(c, VHOST_USER_SET_MEM_TABLE, &t, 8 + (NREG + 1) * 32, fds, NREG + 1);
+	/* A buffer across the seam: two iovecs again. */
+	(void)galloc(4096 + 256, 16);
+	for (int i = 0; i < NQ; i++)
+		q_setup(c, i, false, QSIZE);
+	health(c, 0);
+	health(c, 1);
+}
+
+/* REM_MEM_REG "MAY accept messages with one file descriptor ... MUST close it". */
+static void rem_mem_reg_with_an_fd(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct vhost_user_memory t;
+	int fds[NREG];
+	struct vhost_user_mem_reg r = { 0, { 0 } };
+
+	mem_table(&t, fds);
+	r.region = t.regions[2];
+	send_ok(c, VHOST_USER_REM_MEM_REG, &r, sizeof(r), fds, 1);
+	send_ok(c, VHOST_USER_ADD_MEM_REG, &r, sizeof(r), fds, 1);
+	health(c, 0);
+	/* (The idle check after the case counts the daemon's fds.) */
+}
+
+/* The fds come with the second half of a header split in two sends. */
+static void fds_sent_with_the_second_half_of_a_header(void)
+{
+	struct conn *c = with_mem();
+	uint8_t buf[20];
+	struct vhost_user_header h = { VHOST_USER_SET_VRING_CALL, V, 8 };
+	uint64_t v = 0;
+	int fd = efd();
+
+	memcpy(buf, &h, 12);
+	memcpy(buf + 12, &v, 8);
+	CHECK(!raw_send(c, buf, 6, NULL, 0), "send");
+	sleep_ms(50);
+	CHECK(!raw_send(c, buf + 6, 14, &fd, 1), "send");
+	close(fd);
+	/* The fd is not part of the message: SET_VRING_CALL without one is malformed. */
+	expect_drop(c, "SET_VRING_CALL whose fd came after the header's first bytes");
+}
+
+/*
+ * A front-end that sends a message one byte every 2 s: each read finishes
+ * within the 5-s receive timeout, so the daemon stays inside that one
+ * message (no other front-end, no SIGTERM handled) for as long as the
+ * front-end likes. "Seconds a front-end may take to send the rest of a
+ * message it started" (MSG_TIMEOUT_S) should bound the whole message.
+ */
+static void peer_sends_a_message_one_byte_at_a_time(void)
+{
+	struct conn *c = handshaken();
+	struct vhost_user_memory t;
+	int fds[NREG];
+	struct vhost_user_header h = { VHOST_USER_SET_MEM_TABLE, V, 8 + NREG * 32 };
+	uint8_t buf[12 + 8 + NREG * 32];
+	int64_t waited = 0;
+
+	known_issue("MSG_TIMEOUT_S is per read, not per message (src/transport/vhost_user_msg.c "
+		    "read_full() under SO_RCVTIMEO)");
+	mem_table(&t, fds);
+	memcpy(buf, &h, 12);
+	memcpy(buf + 12, &t, sizeof(buf) - 12);
+	CHECK(!raw_send(c, buf, 12, fds, NREG), "send");
+	for (size_t i = 12; i < sizeof(buf) && waited < 9000; i++) {
+		struct pollfd p = { c->sock, POLLIN, 0 };
+
+		if (poll(&p, 1, 2000) == 1)
+			break; /* dropped (EOF), or answered */
+		waited += 2000;
+		if (raw_send(c, buf + i, 1, NULL, 0))
+			break;
+	}
+	expect_drop(c, "a message sent one byte every 2 s, still going after 9 s");
+}
+
+/*
+ * The front-end shrinks the memfd of a region after the daemon mapped it
+ * (the size check at map time cannot see the future); the next access to
+ * a request header there is a SIGBUS, and the daemon dies. Already
+ * reported in fuzz/README.md (findings, fuzz_vhost_user by hand):
+ * seals or a SIGBUS guard, a design decision.
+ */
+static void guest_memory_shrunk_after_it_was_mapped(void)
+{
+	struct conn *c = std_conn(false, QSIZE);
+	struct hq *q = &c->q[0];
+	int fd = memfd_create("hostile-shrink", MFD_CLOEXEC);
+	uint8_t *p;
+	struct vhost_user_mem_reg r = { 0, { 0x80000000ull, 65536, 0, 0 } };
+	struct virtio_blk_outhdr hdr = { cpu_to_le32(VIRTIO_BLK_T_FLUSH), cpu_to_le32(0), cpu_to_le64(0) };
+	uint64_t st = mk_status();
+	struct buf b[2] = { { 0x80000000ull, 16, false }, { st, 1, true } };
+	uint32_t id, len;
+
+	known_issue("a front-end can ftruncate() guest memory after SET_MEM_TABLE: SIGBUS "
+		    "(fuzz/README.md findings)");
+	CHECK(fd >= 0 && !ftruncate(fd, 65536), "memfd");
+	p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap");
+	r.region.userspace_addr = (uint64_t)(uintptr_t)p;
+	memcpy(p, &hdr, sizeof(hdr));
+	munmap(p, 65536);
+	send_ok(c, VHOST_USER_ADD_MEM_REG, &r, sizeof(r), &fd, 1);
+	CHECK(!ftruncate(fd, 0), "ftruncate");
+	post(q, b, 2, DIRECT);
+	close(fd);
+	/* Served, refused or broken: anything but a dead daemon. */
+	if (!wait_used(q, &id, &len, 500))
+		(void)err_signalled(q, 500);
+	CHECK(!kill(daemon_pid(), 0), "the daemon is gone");
+	expect_alive(c);
+}
+
 const struct hcase msg_cases[] = {
 #define C(x) { #x, x }
 	C(payload_of_the_wrong_size),
@@ -1340,6 +1476,11 @@ const struct hcase msg_cases[] = {
 	C(get_vring_base_of_a_ring_never_started),
 	C(call_fd_is_a_pipe_nobody_reads),
 	C(kick_fd_readable_forever),
+	C(mem_table_with_unaligned_mmap_offsets_is_served),
+	C(rem_mem_reg_with_an_fd),
+	C(fds_sent_with_the_second_half_of_a_header),
+	C(peer_sends_a_message_one_byte_at_a_time),
+	C(guest_memory_shrunk_after_it_was_mapped),
 #undef C
 };
 const unsigned msg_cases_n = sizeof(msg_cases) / sizeof(msg_cases[0]);

@@ -523,6 +523,21 @@ static void packed_bad_requests(void)
 	goes_on(c);
 }
 
+
+/* A FLUSH carrying data buffers: only the status byte is written. */
+static void flush_with_data_buffers(void)
+{
+	struct conn *c = conn1();
+	uint64_t r = galloc(512, 512), w = galloc(512, 512), st = mk_status();
+	struct buf b[4] = { { mk_hdr(VIRTIO_BLK_T_FLUSH, 7), 16, false }, { r, 512, false },
+			    { w, 512, true }, { st, 1, true } };
+	struct rres x = submit(&c->q[0], b, 4, DIRECT, st);
+
+	CHECK(x.len == 1 && (x.status == VIRTIO_BLK_S_OK || x.status == IOERR),
+	      "status %u, used length %u", x.status, x.len);
+	goes_on(c);
+}
+
 const struct hcase req_cases[] = {
 #define C(x) { #x, x }
 	C(header_of_8_bytes),
@@ -557,6 +572,7 @@ const struct hcase req_cases[] = {
 	C(good_and_bad_requests_in_one_batch),
 	C(write_data_across_adjacent_regions_is_served),
 	C(packed_bad_requests),
+	C(flush_with_data_buffers),
 #undef C
 };
 const unsigned req_cases_n = sizeof(req_cases) / sizeof(req_cases[0]);
