@@ -154,6 +154,21 @@ static void need_reply_on_a_request_with_its_own_reply(void)
 	expect_alive(c);
 }
 
+/* NEED_REPLY without REPLY_ACK negotiated: no reply ("Communication", REPLY_ACK). */
+static void need_reply_without_reply_ack_is_not_answered(void)
+{
+	struct conn *c = conn_open();
+	struct pollfd p = { 0, POLLIN, 0 };
+	uint64_t f = F_STD;
+
+	conn_handshake(c, F_STD, VIO_BIT(VHOST_USER_PROTOCOL_F_MQ));
+	CHECK(!msg_send(c, VHOST_USER_SET_OWNER, V | NEED_REPLY, NULL, 0, NULL, 0), "send");
+	CHECK(!msg_send(c, VHOST_USER_SET_FEATURES, V | NEED_REPLY, &f, 8, NULL, 0), "send");
+	p.fd = c->sock;
+	CHECK(poll(&p, 1, 100) == 0, "a reply came without REPLY_ACK negotiated");
+	expect_alive(c);
+}
+
 /* ---- file descriptors ("fds exactly as expected, extras closed") ---- */
 
 static void extra_fd_on_get_features(void)
@@ -1415,6 +1430,7 @@ const struct hcase msg_cases[] = {
 	C(wrong_protocol_version),
 	C(unknown_and_unsupported_requests),
 	C(need_reply_on_a_request_with_its_own_reply),
+	C(need_reply_without_reply_ack_is_not_answered),
 	C(extra_fd_on_get_features),
 	C(sixteen_fds_on_one_message),
 	C(vring_kick_without_fd_and_without_the_nofd_bit),

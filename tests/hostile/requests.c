@@ -538,6 +538,54 @@ static void flush_with_data_buffers(void)
 	goes_on(c);
 }
 
+
+/*
+ * VIRTIO_F_IN_ORDER: good and bad requests in one batch. The device may use
+ * them as one used element (VIRTIO 1.4 §2.7.9): the used index moves by
+ * the batch; each request's status byte tells its fate.
+ */
+static void in_order_batch_with_bad_requests(void)
+{
+	struct conn *c = std_conn_f(F_STD | VIO_BIT(VIRTIO_F_IN_ORDER), false, 64);
+	struct hq *q = &c->q[0];
+	enum { N = 6 };
+	static const uint8_t want[N] = { 0, IOERR, 0, UNSUPP, 0, 0xee };
+	uint64_t st[N];
+	uint8_t wdata[512];
+	int64_t waited = 0;
+
+	memset(wdata, 0x5e, sizeof(wdata));
+	for (int i = 0; i < N; i++) {
+		uint64_t d = galloc(512, 512);
+		struct buf b[3];
+		unsigned n = 3;
+
+		st[i] = mk_status();
+		gwrite(d, wdata, 512);
+		b[0] = (struct buf){ mk_hdr(i == 3 ? 99 : VIRTIO_BLK_T_OUT,
+					    i == 1 ? IMG_SECTORS : 400 + (uint64_t)i), 16, false };
+		b[1] = (struct buf){ d, 512, false };
+		b[2] = (struct buf){ st[i], 1, true };
+		if (i == N - 1)
+			n = 2; /* no status byte: used length 0, nothing written */
+		avail_entry(q, (uint16_t)i, (uint16_t)write_chain(q, b, n, DIRECT));
+		if (want[i] == 0)
+			model_write((400 + (uint64_t)i) * 512, wdata, 512);
+	}
+	avail_publish(q, N);
+	kick(q);
+	while (used_idx(q) != N) {
+		CHECK(waited < wait_ms(), "used index %u of %u", used_idx(q), N);
+		sleep_ms(1);
+		waited++;
+	}
+	for (int i = 0; i < N; i++)
+		CHECK(status_at(st[i]) == want[i], "request %d: status %u, expected %u", i,
+		      status_at(st[i]), want[i]);
+	q->last_used = N;
+	goes_on(c);
+}
+
 const struct hcase req_cases[] = {
 #define C(x) { #x, x }
 	C(header_of_8_bytes),
@@ -573,6 +621,7 @@ const struct hcase req_cases[] = {
 	C(write_data_across_adjacent_regions_is_served),
 	C(packed_bad_requests),
 	C(flush_with_data_buffers),
+	C(in_order_batch_with_bad_requests),
 #undef C
 };
 const unsigned req_cases_n = sizeof(req_cases) / sizeof(req_cases[0]);
