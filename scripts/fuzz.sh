@@ -133,7 +133,8 @@ for h in $harnesses; do
 		status=1
 	fi
 done
-echo "(edges: covered/total over the functions reached, counted by libFuzzer)"
+echo "(edges: covered/total over the functions reached, as libFuzzer counts them; the totals"
+echo " include the sanitizers' error branches, never taken; --coverage gives line coverage)"
 
 # Replay every regression input: each must now run clean.
 echo
