@@ -938,14 +938,12 @@ static void split_used_ring_on_the_descriptor_table(void)
 	gallow(q->desc, 16 * QSIZE);
 	q_start(c, 0, 0);
 	for (int i = 0; i < 4; i++) {
-		uint8_t id[20];
 		uint64_t dg = galloc(20, 4), st = mk_status();
 		struct buf b[3] = { { mk_hdr(VIRTIO_BLK_T_GET_ID, 0), 16, false }, { dg, 20, true },
 				    { st, 1, true } };
 		uint32_t i_, l_;
 
 		gallow(dg, 20);
-		(void)id;
 		post(q, b, 3, 0);
 		if (!wait_used(q, &i_, &l_, 300))
 			break;
