@@ -290,15 +290,25 @@ def chart(args, results):
                 cols += [statistics.median(vals), min(vals), max(vals)]
             f.write('"%s" %s\n' % (res['case'].replace(' ', '\\n'),
                                    ' '.join(f'{v:.2f}' for v in cols)))
+    # Each round's ratios: the placement noise, next to the targets.
+    rounds_dat = os.path.join(args.outdir, 'blk-rounds.dat')
+    with open(rounds_dat, 'w') as f:
+        f.write('# x (case index + round offset) iops_ratio cpu_ratio\n')
+        for i, res in enumerate(results):
+            n = len(res['rounds'])
+            for j, r in enumerate(res['rounds']):
+                x = i + (j - (n - 1) / 2) * (0.5 / max(n, 1))
+                f.write(f'{x:.3f} {r["iops_ratio"]:.4f} {r["cpu_ratio"]:.4f}\n')
+    xtics = ', '.join('"%s" %d' % (res['case'], i) for i, res in enumerate(results))
     if not shutil.which('gnuplot'):
         print('note: gnuplot not found: no chart (Debian: apt-get install gnuplot-nox)')
         return None
     png = os.path.join(args.outdir, 'blk.png')
     theirs = 'baseline vio-blk' if args.baseline else 'qemu-storage-daemon'
     script = f'''
-set terminal png size 1200,900 font ",10"
+set terminal png size 1200,1300 font ",10"
 set output "{png}"
-set multiplot layout 2,1 title "vio-blk vs {theirs}: 4 KiB on a tmpfs image (median of {args.rounds} alternated rounds, bars: range)"
+set multiplot layout 3,1 title "vio-blk vs {theirs}: 4 KiB on a tmpfs image (median of {args.rounds} alternated rounds, bars: range)"
 set style data histogram
 set style histogram errorbars gap 2 lw 1
 set style fill solid 0.7 border -1
@@ -312,6 +322,16 @@ plot "{dat}" using 2:3:4:xtic(1) title "vio-blk" lc rgb "#2a7ab0", \\
 set ylabel "back-end CPU ns per I/O (lower is better)"
 plot "{dat}" using 8:9:10:xtic(1) title "vio-blk" lc rgb "#2a7ab0", \\
      "" using 11:12:13 title "{theirs}" lc rgb "#c05030"
+set style data points
+set logscale y
+set yrange [0.05:50]
+set xrange [-0.6:{len(results) - 0.4}]
+set xtics ({xtics})
+set ylabel "vio-blk / {theirs}, each round"
+plot "{rounds_dat}" using 1:2 title "IOPS ratio (target >= 1.5 at qd32)" pt 7 ps 1.2 lc rgb "#2a7ab0", \\
+     "" using 1:3 title "CPU per I/O ratio (target <= 0.5 at qd32)" pt 5 ps 1.2 lc rgb "#c05030", \\
+     1.5 title "" with lines dt 2 lc rgb "#2a7ab0", 0.5 title "" with lines dt 2 lc rgb "#c05030", \\
+     1 title "" with lines lc rgb "#888888"
 unset multiplot
 '''
     r = subprocess.run(['gnuplot'], input=script, capture_output=True, text=True)
