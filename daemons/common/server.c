@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -185,6 +186,8 @@ int server_run(struct server *s)
 		return -errno;
 	if (s->listen_fd >= 0 && ep_add(ep, s->listen_fd))
 		return -errno;
+	if (s->guard_fd >= 0 && ep_add(ep, s->guard_fd))
+		return -errno;
 	if (s->conn_fd >= 0) {
 		connection_start(s, ep, s->conn_fd);
 		s->conn_fd = -1;
@@ -199,6 +202,13 @@ int server_run(struct server *s)
 			break;
 		if (ev.data.fd == sfd) {
 			done = on_signal(s, sfd);
+		} else if (ev.data.fd == s->guard_fd) {
+			eventfd_t v;
+
+			(void)eventfd_read(s->guard_fd, &v);
+			vio_err("the front-end shrank shared memory under us: dropping it");
+			if (vio_vu_be_fd(s->be) >= 0)
+				done = connection_end(s, ep);
 		} else if (ev.data.fd == s->listen_fd) {
 			int c = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 

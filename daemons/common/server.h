@@ -20,6 +20,7 @@ struct server {
 	const char *socket_path; /* created by us: removed at exit */
 	bool exit_on_disconnect;
 	struct vio_vu_be *be;
+	int guard_fd;           /* vio_vu_sigbus_guard(): guest memory shrank under us, or -1 */
 	void (*report)(void *opaque); /* SIGUSR1 and exit: print counters */
 	void *opaque;
 };

@@ -264,7 +264,7 @@ static int setup_server(struct server *s, const struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o = { .fd = -1, .socket_mode = 0600, .socket_group = (gid_t)-1 };
-	struct server srv = { .listen_fd = -1, .conn_fd = -1 };
+	struct server srv = { .listen_fd = -1, .conn_fd = -1, .guard_fd = -1 };
 	struct daemon d = { 0 };
 	struct vio_blk *blk = NULL;
 	struct vio_vu_be *be = NULL;
@@ -306,6 +306,8 @@ int main(int argc, char **argv)
 	for (uint16_t i = 0; i < d.nthreads; i++)
 		vio_vu_be_queue(be, i)->opaque = &d.threads[i];
 	srv.be = be;
+	/* A front-end shrinking guest memory under us must not kill us. */
+	srv.guard_fd = vio_vu_sigbus_guard();
 	srv.exit_on_disconnect = o.exit_on_disconnect;
 	srv.report = report;
 	srv.opaque = &d;

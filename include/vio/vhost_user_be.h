@@ -142,4 +142,16 @@ int vio_vu_queue_notify(struct vio_vu_queue *q);
  */
 int vio_vu_queue_fail(struct vio_vu_queue *q);
 
+/*
+ * Installs, once per process, a SIGBUS handler that survives a front-end
+ * shrinking shared guest memory (or the inflight region) after we mapped
+ * it: a fault inside such a mapping is absorbed by mapping a zero page over
+ * the faulting page, and the returned eventfd becomes readable; the daemon
+ * should then disconnect the front-end (vio_vu_be_disconnect()). A SIGBUS
+ * anywhere else keeps its default action. Without the guard such a fault
+ * kills the process.
+ * Returns the eventfd (owned by the library, read it to clear it), or -errno.
+ */
+int vio_vu_sigbus_guard(void);
+
 #endif /* VIO_VHOST_USER_BE_H */

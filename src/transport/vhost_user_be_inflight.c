@@ -17,12 +17,15 @@
 #include <unistd.h>
 
 #include "vhost_user_be_impl.h"
+#include "vhost_user_guard.h"
 #include "vio/log.h"
 
 void vu_be_inflight_release(struct vio_vu_be *be)
 {
-	if (be->inflight.addr)
+	if (be->inflight.addr) {
+		vu_guard_remove(be->inflight.addr);
 		munmap(be->inflight.addr, be->inflight.size);
+	}
 	memset(&be->inflight, 0, sizeof(be->inflight));
 }
 
@@ -51,6 +54,7 @@ static void adopt(struct vio_vu_be *be, void *addr, uint64_t size, const struct 
 	vu_be_inflight_release(be);
 	be->inflight.addr = addr;
 	be->inflight.size = size;
+	vu_guard_add(addr, size);
 	be->inflight.num_queues = d->num_queues;
 	be->inflight.queue_size = d->queue_size;
 	vu_be_start_all(be);

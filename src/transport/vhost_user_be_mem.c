@@ -7,12 +7,15 @@
 #include <unistd.h>
 
 #include "vhost_user_be_impl.h"
+#include "vhost_user_guard.h"
 #include "vio/log.h"
 
 static void unmap_region(const struct vio_mem_region *r)
 {
-	if (r->mmap_addr)
+	if (r->mmap_addr) {
+		vu_guard_remove(r->mmap_addr);
 		munmap(r->mmap_addr, r->mmap_size);
+	}
 }
 
 void vu_be_unmap_all(struct vio_mem *m)
@@ -63,6 +66,7 @@ static int map_region(int fd, const struct vhost_user_memory_region *d, struct v
 		vio_err("vhost-user: cannot map guest memory region: %s", strerror(e));
 		return -e;
 	}
+	vu_guard_add(p, (size_t)len);
 	*out = (struct vio_mem_region){
 		.gpa = d->guest_phys_addr, .size = d->memory_size, .uva = d->userspace_addr,
 		.hva = (char *)p + delta, .mmap_addr = p, .mmap_size = (uint64_t)len, .fd = -1,

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* vhost-user message framing over an AF_UNIX stream socket, with SCM_RIGHTS fds. */
 #include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -80,20 +83,43 @@ static int take_rights(struct msghdr *mh, struct vu_msg *m)
 }
 
 /* Reads exactly @len bytes; maps EOF and timeouts to errno values. */
-static int read_full(int sock, void *buf, size_t len)
+/* Milliseconds left until @deadline (CLOCK_MONOTONIC), 0 when it passed. */
+static int ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	int64_t ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/*
+ * Reads exactly @len bytes before @deadline: the whole rest of a message
+ * has one deadline, so a peer sending it a byte at a time cannot hold us.
+ * Maps EOF and timeouts to errno values.
+ */
+static int read_full(int sock, void *buf, size_t len, const struct timespec *deadline)
 {
 	char *p = buf;
 
 	while (len) {
-		ssize_t n = recv(sock, p, len, 0);
+		struct pollfd pfd = { .fd = sock, .events = POLLIN };
+		int r = poll(&pfd, 1, ms_left(deadline));
+		ssize_t n;
 
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -EIO;
+		if (r == 0)
+			return -ETIMEDOUT;
+		n = recv(sock, p, len, MSG_DONTWAIT);
 		if (n == 0)
 			return -ECONNRESET;
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return -ETIMEDOUT;
 			return errno == ECONNRESET ? -ECONNRESET : -EIO;
 		}
 		p += n;
@@ -110,6 +136,7 @@ int vu_msg_recv(int sock, struct vu_msg *m)
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = control, .msg_controllen = sizeof(control),
 	};
+	struct timespec deadline;
 	ssize_t n;
 	int r;
 
@@ -123,14 +150,22 @@ int vu_msg_recv(int sock, struct vu_msg *m)
 		return errno == ECONNRESET ? -ECONNRESET :
 		       (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT : -EIO;
 	r = take_rights(&mh, m);
+	/* The first bytes came: the rest of the message has VU_MSG_REST_MS. */
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += VU_MSG_REST_MS / 1000;
+	deadline.tv_nsec += (VU_MSG_REST_MS % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
 	if (!r && (size_t)n < VHOST_USER_HDR_SIZE)
-		r = read_full(sock, (char *)&m->hdr + n, VHOST_USER_HDR_SIZE - (size_t)n);
+		r = read_full(sock, (char *)&m->hdr + n, VHOST_USER_HDR_SIZE - (size_t)n, &deadline);
 	if (!r && (m->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION)
 		r = -EPROTO;
 	if (!r && m->hdr.size > VHOST_USER_PAYLOAD_MAX)
 		r = -EPROTO;
 	if (!r && m->hdr.size)
-		r = read_full(sock, &m->payload, m->hdr.size);
+		r = read_full(sock, &m->payload, m->hdr.size, &deadline);
 	if (r)
 		vu_msg_close_fds(m);
 	return r;

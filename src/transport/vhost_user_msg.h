@@ -15,6 +15,9 @@ struct vu_msg {
 	unsigned nfds;
 };
 
+/* Once a message's first bytes arrived, the rest must follow within this. */
+#define VU_MSG_REST_MS 1000
+
 /*
  * Receives one message from @sock into @m. The payload size is checked
  * against VHOST_USER_PAYLOAD_MAX before it is read. Received fds are
@@ -22,8 +25,9 @@ struct vu_msg {
  * Returns 0; -ECONNRESET if the peer closed the connection (also in the
  * middle of a message); -EPROTO if the payload is too large, the version
  * is wrong or more than VHOST_USER_MAX_FDS fds came (all are closed);
- * -ETIMEDOUT if the rest of a message did not arrive within the socket's
- * receive timeout; -EIO on another socket error.
+ * -ETIMEDOUT if the first bytes did not come within the socket's receive
+ * timeout, or the rest of the message within VU_MSG_REST_MS of them; -EIO
+ * on another socket error.
  */
 int vu_msg_recv(int sock, struct vu_msg *m);
 
