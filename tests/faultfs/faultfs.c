@@ -23,6 +23,13 @@
  *   hold-writes=N      let N more writes (and fallocates) through, then hold every later one
  *                      (it waits, counted as "held") until a rule set without hold-writes is
  *                      loaded; a test uses it to know for sure that a write is in flight
+ *   hold-write=OFF+LEN hold the writes (and fallocates) touching [OFF, OFF+LEN), and only
+ *                      those, until a rule set without that range is loaded
+ *   hold-read=OFF+LEN  the same for reads
+ * (While a write is held, the kernel may hold up other synchronous writes to the file before
+ * they reach faultfs: FUSE serializes direct writes to one file unless the filesystem asks
+ * for parallel ones, which libfuse 3.14 cannot. Reads are not held up by a held write, nor
+ * writes by a held read.)
  * OFF, LEN and N are decimal (or 0x hex); OFF and LEN are bytes.
  *
  * --control=PATH names a rule file, checked before each request (and each read of status):
@@ -90,6 +97,9 @@ struct rules {
 	unsigned delay_ops;       /* bit per enum op */
 	bool hold;
 	uint64_t hold_after;      /* writes to let through before holding */
+	struct range hold_write[MAX_RANGES];
+	struct range hold_read[MAX_RANGES];
+	unsigned nhold_write, nhold_read;
 };
 
 /* Identity of the control file version loaded (to see a rewrite). */
@@ -213,12 +223,15 @@ static int apply_rule(struct rules *r, const char *key, const char *val, char *e
 {
 	uint64_t v;
 
-	if (!strcmp(key, "read-eio") || !strcmp(key, "write-eio")) {
-		bool rd = key[0] == 'r';
-		unsigned *n = rd ? &r->nread_eio : &r->nwrite_eio;
+	if (!strcmp(key, "read-eio") || !strcmp(key, "write-eio") ||
+	    !strcmp(key, "hold-read") || !strcmp(key, "hold-write")) {
+		bool hold = key[0] == 'h', rd = strstr(key, "read") != NULL;
+		struct range *rs = hold ? (rd ? r->hold_read : r->hold_write)
+					: (rd ? r->read_eio : r->write_eio);
+		unsigned *n = hold ? (rd ? &r->nhold_read : &r->nhold_write)
+				   : (rd ? &r->nread_eio : &r->nwrite_eio);
 
-		if (!val || *n == MAX_RANGES ||
-		    parse_range(val, &(rd ? r->read_eio : r->write_eio)[*n])) {
+		if (!val || *n == MAX_RANGES || parse_range(val, &rs[*n])) {
 			snprintf(err, errlen, "%s: expected OFF+LEN (LEN > 0, at most %d ranges)",
 				 key, MAX_RANGES);
 			return -1;
@@ -377,9 +390,19 @@ static bool touches(const struct range *rs, unsigned n, uint64_t off, uint64_t l
 	return false;
 }
 
+/* Whether the rules hold this request now. Called with fs.lock held. */
+static bool must_hold(enum op op, uint64_t off, uint64_t len)
+{
+	if (op == OP_READ)
+		return touches(fs.cur.hold_read, fs.cur.nhold_read, off, len);
+	if (op != OP_WRITE && op != OP_FALLOCATE)
+		return false;
+	return (fs.cur.hold && fs.passed_since_hold >= fs.cur.hold_after) ||
+	       touches(fs.cur.hold_write, fs.cur.nhold_write, off, len);
+}
+
 /*
- * Starts a request on the disk file: reloads the rules, holds a write while hold-writes says
- * so, counts it and decides. Returns 0 to go on (after sleeping *delay_ms), or -EIO.
+ * Starts a request on the disk file: reloads the rules, holds it while a hold rule says so, counts it and decides. Returns 0 to go on (after sleeping *delay_ms), or -EIO.
  */
 static int begin(enum op op, uint64_t off, uint64_t len, unsigned *delay_ms)
 {
@@ -389,35 +412,35 @@ static int begin(enum op op, uint64_t off, uint64_t len, unsigned *delay_ms)
 	reload_locked();
 	fs.count[op]++;
 	fs.inflight[op]++;
-	if (op == OP_WRITE || op == OP_FALLOCATE) {
-		bool counted_held = false;
+	for (bool counted_held = false;; ) {
+		struct timespec until;
 
-		while (fs.cur.hold && fs.passed_since_hold >= fs.cur.hold_after) {
-			struct timespec until;
-
-			if (!counted_held) {
-				fs.held++;
-				counted_held = true;
-				logmsg("faultfs: holding %s off=%" PRIu64 " len=%" PRIu64,
+		if (!must_hold(op, off, len)) {
+			if (counted_held) {
+				fs.held--;
+				logmsg("faultfs: released %s off=%" PRIu64 " len=%" PRIu64,
 				       op_names[op], off, len);
 			}
-			/* Wake now and then to see a rewritten control file. */
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += 5 * 1000 * 1000;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&fs.changed, &fs.lock, &until);
-			reload_locked();
+			break;
 		}
-		if (counted_held) {
-			fs.held--;
-			logmsg("faultfs: released %s off=%" PRIu64 " len=%" PRIu64, op_names[op],
-			       off, len);
+		if (!counted_held) {
+			fs.held++;
+			counted_held = true;
+			logmsg("faultfs: holding %s off=%" PRIu64 " len=%" PRIu64, op_names[op], off,
+			       len);
 		}
-		fs.passed_since_hold++;
+		/* Wake now and then to see a rewritten control file. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 5 * 1000 * 1000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&fs.changed, &fs.lock, &until);
+		reload_locked();
 	}
+	if (op == OP_WRITE || op == OP_FALLOCATE)
+		fs.passed_since_hold++;
 	switch (op) {
 	case OP_READ:
 		fail = touches(fs.cur.read_eio, fs.cur.nread_eio, off, len);
@@ -738,6 +761,8 @@ static void usage(FILE *f)
 		"  --delay-ops=LIST     which: read,write,sync,fallocate (default all)\n"
 		"  --hold-writes=N      let N writes through, then hold later ones until the\n"
 		"                       rules change (through the control file)\n"
+		"  --hold-write=OFF+LEN hold the writes touching the range until the rules change\n"
+		"  --hold-read=OFF+LEN  the same for reads\n"
 		"  --control=PATH       rule file (same words, one per line), re-read when it\n"
 		"                       changes; while it exists it replaces the options above\n"
 		"  -d, --debug          FUSE debug output\n"
@@ -755,6 +780,8 @@ int main(int argc, char **argv)
 		{ "delay-ms", required_argument, NULL, 'D' },
 		{ "delay-ops", required_argument, NULL, 'O' },
 		{ "hold-writes", required_argument, NULL, 'H' },
+		{ "hold-write", required_argument, NULL, 'G' },
+		{ "hold-read", required_argument, NULL, 'g' },
 		{ "control", required_argument, NULL, 'c' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -789,6 +816,8 @@ int main(int argc, char **argv)
 		case 'D': key = "delay-ms"; break;
 		case 'O': key = "delay-ops"; break;
 		case 'H': key = "hold-writes"; break;
+		case 'G': key = "hold-write"; break;
+		case 'g': key = "hold-read"; break;
 		case 'c':
 			fs.control = optarg;
 			break;

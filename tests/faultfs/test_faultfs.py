@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """faultfs checked by itself, without a guest: pass-through of reads, writes, fsync and
 fallocate (punch hole, zero range); EIO for exactly the bytes of a range; failing syncs; a
-control file rewritten while it runs (and one that does not parse); delays; held writes;
-unmounting with fusermount3 -u.
+control file rewritten while it runs (and one that does not parse); delays; held writes (all
+after a count, or by range) and held reads; unmounting with fusermount3 -u.
 
     python3 tests/faultfs/test_faultfs.py build/tests/faultfs/faultfs
 
@@ -229,6 +229,43 @@ def run(binary, top):
         t.join(5)
         check(done == [SECT], 'the held write did not complete once released')
         check(fs.status()['held'] == 0, 'status still counts a held write')
+
+        # hold-read: only the reads touching the range wait; other reads and writes go on
+        fs.rules([f'hold-read={4 * SECT}+{SECT}'])
+        done = []
+        t = threading.Thread(target=lambda: done.append(os.pread(fd, 1024, 3 * SECT)))
+        t.start()
+        deadline = time.monotonic() + 5
+        while fs.status()['held'] != 1:
+            check(time.monotonic() < deadline, 'the read touching the hold range was not held')
+            time.sleep(0.01)
+        check(os.pwrite(fd, b'd' * SECT, 4 * SECT) == SECT and
+              len(os.pread(fd, SECT, 5 * SECT)) == SECT, 'I/O next to a held read waited')
+        check(not done and fs.status()['held'] == 1, 'the held read completed')
+        fs.rules([])
+        t.join(5)
+        check(done and len(done[0]) == 1024, 'the held read did not complete once released')
+
+        # hold-write: the writes touching the range wait (others may wait behind them in the
+        # kernel, which serializes direct writes to a FUSE file)
+        fs.rules([f'hold-write={4 * SECT}+{SECT}'])
+        check(os.pwrite(fd, b'e' * SECT, 5 * SECT) == SECT, 'a write next to the range waited')
+        done = []
+        t = threading.Thread(target=lambda: done.append(os.pwrite(fd, b'c' * 1024, 3 * SECT)))
+        t.start()
+        deadline = time.monotonic() + 5
+        while fs.status()['held'] != 1:
+            check(time.monotonic() < deadline, 'the write touching the hold range was not held')
+            time.sleep(0.01)
+        time.sleep(0.05)
+        check(not done, 'the held write completed')
+        fs.rules([])
+        t.join(5)
+        check(done == [1024], 'the held write did not complete once released')
+        with open(backing, 'rb') as f:
+            f.seek(3 * SECT)
+            check(f.read(3 * SECT) == b'c' * 1024 + b'e' * SECT, 'the held write or the one '
+                  'next to it did not land')
         os.close(fd)
         fs.stop()
     except BaseException:
