@@ -464,6 +464,7 @@ class Harness:
             qemu = subprocess.Popen(qcmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=qlog, preexec_fn=_pdeathsig)
             qlog.close()
+            self._qemu, self._abort = qemu, None
             marks = {}
 
             def on_line(text):
@@ -496,6 +497,8 @@ class Harness:
                 raise Fail(f'{tag}: the guest did not power off within {timeout:.0f} s '
                            f'(QEMU pid {qemu.pid} killed)')
             con.join()
+            if self._abort:
+                raise Fail(f'{tag}: {self._abort} (the guest was stopped)')
             if con.error:
                 raise Fail(f'{tag}: harness error while serving the guest: {con.error!r}')
             tend = time.monotonic()
@@ -534,6 +537,19 @@ class Harness:
         finally:
             kill_and_reap(qemu)
             be.stop()   # no-op if already stopped; SIGTERM, then SIGKILL after 5 s
+
+    def abort_boot(self, reason):
+        """Ends the running boot now (QEMU is killed, by its PID): boot() then raises Fail with
+        @reason. For a test's helper thread that found the run failed, so that the test does not
+        wait for a guest that may never finish."""
+        qemu = getattr(self, '_qemu', None)
+        if qemu is None or qemu.poll() is not None:
+            return
+        self._abort = reason
+        try:
+            os.kill(qemu.pid, signal.SIGKILL)   # boot() reaps it
+        except ProcessLookupError:
+            pass
 
     def _qemu_err(self):
         try:
