@@ -317,13 +317,13 @@ static int shm_setup(void **state)
 static void inline_on_tmpfs_completes_at_once(void **state)
 {
 	struct eng *g = *state;
-	static uint8_t out[4096], in[4096], big[256 * 1024];
+	static uint8_t out[4096], in[4096], big[(1 << 20) + 4096];
 	struct iovec iov;
 	struct blk_aio_req r, *done;
 
 	if (!g)
 		skip();
-	assert_int_equal(ftruncate(g->fd, 1 << 20), 0);
+	assert_int_equal(ftruncate(g->fd, 2 << 20), 0);
 	memset(out, 'w', sizeof(out));
 	iov = (struct iovec){ out, sizeof(out) };
 	req_init(&r, BLK_AIO_WRITEV, &iov, 1, 8192, 4096);
