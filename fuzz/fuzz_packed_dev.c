@@ -108,6 +108,7 @@ static struct sdesc *saved[MAX_NUM]; /* per id, the list of the chain in flight 
 static struct {
 	bool broken;
 	bool wild;               /* after recovery from a log the front-end wrote */
+	bool reused;             /* an id popped again before its last use was published */
 	uint64_t counter;
 	uint16_t resub[MAX_NUM]; /* recovery: ids popped again first, in pop order */
 	uint32_t nresub, iresub;
@@ -246,6 +247,11 @@ static void m_take(uint16_t id, uint16_t ndesc, uint64_t in_bytes, const struct 
 	bool again = M.iresub < M.nresub;
 	bool unknown = again ? M.s[id].unknown : !list;
 
+	/* The driver reused the id before it saw it used (a driver bug): the
+	 * log's entry for it is then shared by two lists, and a restart may
+	 * refuse the log (see fuzz/README.md, findings). */
+	if (M.s[id].unflushed)
+		M.reused = true;
 	M.s[id] = (struct mslot){ .inflight = true, .ndesc = ndesc, .unknown = unknown,
 				  .counter = ++M.counter,
 				  .in_bytes = in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)in_bytes };
@@ -739,7 +745,8 @@ static void queue_init(uint32_t base)
 static void restart(void)
 {
 	uint16_t ids[MAX_NUM], next_avail = M.next_avail, sig_pos = M.sig_pos;
-	bool avail_wrap = M.avail_wrap, sig_wrap = M.sig_wrap, wild = M.wild || log_dirty;
+	bool avail_wrap = M.avail_wrap, sig_wrap = M.sig_wrap;
+	bool wild = M.wild || log_dirty || M.reused;
 	uint32_t n = 0, descs = 0, gap;
 	struct mslot keep[MAX_NUM];
 

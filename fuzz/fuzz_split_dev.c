@@ -106,6 +106,7 @@ struct mslot {
 static struct {
 	bool broken;
 	bool wild;            /* after recovery from a log the front-end wrote: safety checks only */
+	bool reused;          /* a head popped again before its last use was published */
 	uint64_t counter;     /* pops so far */
 	uint16_t resub[MAX_NUM]; /* recovery: heads popped again first, in pop order */
 	uint32_t nresub, iresub;
@@ -198,6 +199,11 @@ static enum mres m_pop(struct mchain *c)
 
 static void m_take(uint16_t head, uint64_t in_bytes)
 {
+	/* The driver made the head available again before it saw it used (a
+	 * driver bug): the log's entry for it is then shared by two uses, and
+	 * a restart may refuse the log (see fuzz/README.md, findings). */
+	if (M.s[head].unflushed || (M.s[head].inflight && M.s[head].done))
+		M.reused = true;
 	M.s[head].inflight = true;
 	M.s[head].done = false;
 	M.s[head].in_bytes = in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)in_bytes;
@@ -591,7 +597,7 @@ static void restart(void)
 {
 	uint16_t published = M.signalled, ids[MAX_NUM];
 	uint32_t n = 0;
-	bool wild = M.wild || log_dirty;
+	bool wild = M.wild || log_dirty || M.reused;
 
 	for (uint32_t i = 0; i < RM.num && !wild; i++) {
 		if (!M.s[i].inflight && !M.s[i].unflushed)
