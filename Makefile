@@ -31,5 +31,13 @@ bench: deps
 	python3 bench/blk/bench.py --vio=$(BENCH_BUILD)/tools/vio \
 		--vio-blk=$(BENCH_BUILD)/daemons/vio-blk --outdir=$(BENCH_BUILD)/bench/blk
 
+# Our virtqueue against the machine's limits, per host placement: a table and a chart (bench/ring/).
+RING_BUILD ?= build-ring
+.PHONY: bench-ring
+bench-ring: deps
+	@test -f $(RING_BUILD)/build.ninja || meson setup $(RING_BUILD) -Dbuildtype=release
+	ninja -C $(RING_BUILD) bench/ring/vio-bench-ring
+	$(RING_BUILD)/bench/ring/vio-bench-ring --outdir=$(RING_BUILD)/bench/ring
+
 clean:
 	rm -rf $(BUILD) build-check-*
