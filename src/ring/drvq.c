@@ -13,7 +13,8 @@ size_t vio_drvq_size(uint32_t num)
 {
 	if (num == 0 || num > VIRTQ_MAX_SIZE)
 		return 0;
-	/* The slots, then the split layout's private copy of the avail ring. */
+	/* The slots, then the split layout's private copy of the avail ring
+	 * or the packed layout's ring of ids in the order they were added. */
 	return sizeof(struct vio_drvq) + (size_t)num * sizeof(struct drvq_slot) +
 	       (size_t)num * sizeof(uint16_t);
 }
@@ -75,8 +76,6 @@ int vio_drvq_init(struct vio_drvq *q, const struct vio_drvq_config *cfg)
 {
 	if (!num_valid(cfg->num, cfg->features) || !cfg->desc || !cfg->driver || !cfg->device)
 		return -EINVAL;
-	if (packed(cfg->features) || vio_has_feature(cfg->features, VIRTIO_F_IN_ORDER))
-		return -ENOTSUP;
 	if (((uintptr_t)cfg->desc % vio_drvq_area_align(cfg->features, VIO_DRVQ_DESC)) ||
 	    ((uintptr_t)cfg->driver % vio_drvq_area_align(cfg->features, VIO_DRVQ_DRIVER)) ||
 	    ((uintptr_t)cfg->device % vio_drvq_area_align(cfg->features, VIO_DRVQ_DEVICE)))
@@ -93,14 +92,16 @@ int vio_drvq_init(struct vio_drvq *q, const struct vio_drvq_config *cfg)
 	memset(q, 0, vio_drvq_size(cfg->num));
 	q->num = cfg->num;
 	q->features = cfg->features;
+	q->is_packed = packed(cfg->features);
 	q->event_idx = vio_has_feature(cfg->features, VIRTIO_F_EVENT_IDX);
+	q->in_order = vio_has_feature(cfg->features, VIRTIO_F_IN_ORDER);
 	/* VIRTIO 1.4 §2.7.5.3.1: INDIRECT only when VIRTIO_F_INDIRECT_DESC was negotiated. */
 	if (vio_has_feature(cfg->features, VIRTIO_F_INDIRECT_DESC) && cfg->indirect) {
 		q->ind = cfg->indirect;
 		q->ind_addr = cfg->indirect_addr;
 		q->ind_max = cfg->indirect_max;
 	}
-	return split_drv_init(q, cfg);
+	return q->is_packed ? packed_drv_init(q, cfg) : split_drv_init(q, cfg);
 }
 
 int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t nin,
@@ -123,27 +124,34 @@ int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uin
 	}
 	if (total > CHAIN_MAX_BYTES)
 		return -EINVAL; /* VIRTIO 1.4 §2.7.5.2 */
-	return split_drv_add(q, sg, nout, (uint32_t)n, in > UINT32_MAX ? UINT32_MAX : (uint32_t)in,
-			     token);
+	if (in > UINT32_MAX)
+		in = UINT32_MAX;
+	if (q->is_packed)
+		return packed_drv_add(q, sg, nout, (uint32_t)n, (uint32_t)in, token);
+	return split_drv_add(q, sg, nout, (uint32_t)n, (uint32_t)in, token);
 }
 
 int vio_drvq_kick_prepare(struct vio_drvq *q)
 {
 	if (q->broken)
 		return 0;
-	return split_drv_kick_prepare(q);
+	return q->is_packed ? packed_drv_kick_prepare(q) : split_drv_kick_prepare(q);
 }
 
 int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 {
 	if (q->broken)
 		return -EIO;
-	return split_drv_get_used(q, token, len);
+	return q->is_packed ? packed_drv_get_used(q, token, len) : split_drv_get_used(q, token, len);
 }
 
 void vio_drvq_cb_disable(struct vio_drvq *q)
 {
-	if (!q->broken)
+	if (q->broken)
+		return;
+	if (q->is_packed)
+		packed_drv_cb_disable(q);
+	else
 		split_drv_cb_disable(q);
 }
 
@@ -151,7 +159,7 @@ int vio_drvq_cb_enable(struct vio_drvq *q)
 {
 	if (q->broken)
 		return 0; /* nothing more will come out of get_used */
-	return split_drv_cb_enable(q);
+	return q->is_packed ? packed_drv_cb_enable(q) : split_drv_cb_enable(q);
 }
 
 uint32_t vio_drvq_num_free(const struct vio_drvq *q)
@@ -162,6 +170,14 @@ uint32_t vio_drvq_num_free(const struct vio_drvq *q)
 uint32_t vio_drvq_inflight(const struct vio_drvq *q)
 {
 	return q->inflight;
+}
+
+void drvq_release(struct vio_drvq *q, uint16_t id)
+{
+	if (q->is_packed)
+		packed_drv_release(q, id);
+	else
+		split_drv_release(q, id);
 }
 
 int vio_drvq_detach(struct vio_drvq *q, void **token)
@@ -180,7 +196,7 @@ int vio_drvq_detach(struct vio_drvq *q, void **token)
 			/* The rings still name this buffer: the queue cannot go
 			 * on until it is initialised again. */
 			drvq_fail(q, "buffers detached");
-			split_drv_release(q, (uint16_t)id);
+			drvq_release(q, (uint16_t)id);
 			return 1;
 		}
 	}

@@ -27,8 +27,12 @@ enum drvq_state {
  *   - descriptors are taken from the free list in link order, so a direct
  *     chain is head, link[head], ... up to @last, and freeing it splices
  *     [head .. last] back in front of the free list in O(1).
- * packed (later): @link chains the free buffer ids; descriptors are taken
- * in ring order and need no links.
+ *   With VIRTIO_F_IN_ORDER descriptors are taken in ring order instead
+ *   (VIRTIO 1.4 §2.7.5) and need no links: a head's @link is then the
+ *   available ring index it was written at.
+ * packed: @link chains the free buffer ids; descriptors are taken in ring
+ * order and need no links. While an id is in flight with IN_ORDER, @link
+ * is its place in the order ring (packed.ord).
  */
 struct drvq_slot {
 	void *token;       /* the caller's token (may be NULL) */
@@ -43,7 +47,9 @@ struct drvq_slot {
 struct vio_drvq {
 	uint32_t num;
 	uint64_t features;
+	bool is_packed; /* VIRTIO_F_RING_PACKED: the packed member below, else split */
 	bool event_idx;
+	bool in_order;
 	bool broken;
 	const char *err;
 
@@ -57,11 +63,22 @@ struct vio_drvq {
 	uint64_t ind_addr; /* the device's address of table 0 */
 	uint32_t ind_max;
 
+	/*
+	 * VIRTIO_F_IN_ORDER (both layouts): one used element may stand for a
+	 * batch of buffers (VIRTIO 1.4 §2.7.9, §2.8.8). get_used hands the
+	 * batch out one buffer per call: batch_left buffers are still to be
+	 * returned, the last with batch_len, the others with their
+	 * device-writable size (they were used in full).
+	 */
+	uint32_t batch_left;
+	uint32_t batch_len;
+
 	struct {
 		struct virtq_desc *desc;
 		struct virtq_avail *avail;
 		struct virtq_used *used;
-		uint16_t free_head;   /* first free descriptor (if num_free) */
+		uint16_t free_head;   /* first free descriptor (if num_free); IN_ORDER:
+					 the next descriptor in ring order */
 		uint16_t avail_idx;   /* next available ring entry to write */
 		uint16_t published;   /* avail->idx as last stored */
 		uint16_t last_used;   /* next used ring entry to take */
@@ -72,7 +89,27 @@ struct vio_drvq {
 		uint16_t *avail_shadow;
 	} split;
 
-	struct drvq_slot slot[]; /* [num], then the split avail shadow [num] */
+	struct {
+		struct pvirtq_desc *desc;
+		struct pvirtq_event_suppress *driver; /* ours: used buffer notifications */
+		struct pvirtq_event_suppress *device; /* the device's: kicks */
+		uint16_t next_avail;  /* where the next descriptor goes */
+		uint16_t pub_pos;     /* the first descriptor not yet made available */
+		uint16_t next_used;   /* where the next used descriptor is polled */
+		uint16_t free_id;     /* first free buffer id (if num_free) */
+		uint16_t pub_flags;   /* flags for pub_pos, stored by kick_prepare */
+		bool avail_wrap, pub_wrap, used_wrap; /* the ring wrap counters (§2.8.1) */
+		uint32_t pub_descs;   /* published, not yet used: [next_used, pub_pos) */
+		uint32_t add_descs;   /* added, not yet published: [pub_pos, next_avail) */
+		uint32_t ev;          /* what we last stored in *driver (one 32-bit word) */
+		/* [num] ids in the order they were added, a ring: ord_pub
+		 * published ones (IN_ORDER only, oldest at ord_head), then
+		 * ord_add not yet published. */
+		uint16_t *ord;
+		uint32_t ord_head, ord_pub, ord_add;
+	} packed;
+
+	struct drvq_slot slot[]; /* [num], then the split avail shadow / packed order ring [num] */
 };
 
 /* Marks @q broken with @why (the first reason sticks); returns -EIO. */
@@ -88,10 +125,13 @@ static inline uint64_t drvq_ind_addr(const struct vio_drvq *q, uint32_t id)
 	return q->ind_addr + (uint64_t)id * q->ind_max * 16u;
 }
 
+/* Returns in-flight id @id to the free state (either layout); forgets it. */
+void drvq_release(struct vio_drvq *q, uint16_t id);
+
 /*
- * The split layout (split_drv.c). add() gets validated arguments: n = nout +
- * nin segments, 1 <= n <= num, each of non-zero length, at most 2^32 bytes
- * in total, @in_bytes the writable total clamped to UINT32_MAX.
+ * The layouts (split_drv.c, packed_drv.c). add() gets validated arguments:
+ * n = nout + nin segments, 1 <= n <= num, each of non-zero length, at most
+ * 2^32 bytes in total, @in_bytes the writable total clamped to UINT32_MAX.
  */
 int split_drv_init(struct vio_drvq *q, const struct vio_drvq_config *cfg);
 int split_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t n,
@@ -102,5 +142,14 @@ void split_drv_cb_disable(struct vio_drvq *q);
 int split_drv_cb_enable(struct vio_drvq *q);
 /* Returns the descriptors of in-flight id @id to the free list; forgets it. */
 void split_drv_release(struct vio_drvq *q, uint16_t id);
+
+int packed_drv_init(struct vio_drvq *q, const struct vio_drvq_config *cfg);
+int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t n,
+		   uint32_t in_bytes, void *token);
+int packed_drv_kick_prepare(struct vio_drvq *q);
+int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len);
+void packed_drv_cb_disable(struct vio_drvq *q);
+int packed_drv_cb_enable(struct vio_drvq *q);
+void packed_drv_release(struct vio_drvq *q, uint16_t id);
 
 #endif /* VIO_RING_DRVQ_IMPL_H */

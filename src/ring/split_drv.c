@@ -54,7 +54,7 @@ int split_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, ui
 		  uint32_t in_bytes, void *token)
 {
 	bool indirect = n > 1 && n <= q->ind_max;
-	uint32_t need = indirect ? 1 : n, k;
+	uint32_t need = indirect ? 1 : n, k, mask = q->num - 1;
 	uint16_t head = q->split.free_head, i = head, last = head;
 	struct drvq_slot *s;
 
@@ -72,7 +72,22 @@ int split_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, ui
 		 * ignores it there, §2.7.5.3.2). */
 		put_desc(&q->split.desc[head], drvq_ind_addr(q, head), 16u * n,
 			 VIRTQ_DESC_F_INDIRECT, 0);
-		q->split.free_head = q->slot[head].link;
+		q->split.free_head = q->in_order ? (uint16_t)((head + 1) & mask) : q->slot[head].link;
+	} else if (q->in_order) {
+		/* VIRTIO 1.4 §2.7.5: with IN_ORDER descriptors are used in ring
+		 * order, wrapping at the end of the table; §2.7.5.2: next is
+		 * x + 1, and 0 after the last descriptor of the table. The
+		 * buffers before were used in that order too, so the free
+		 * descriptors are the num_free from free_head on. */
+		for (k = 0; k < n; k++) {
+			uint16_t nx = (uint16_t)((i + 1) & mask);
+
+			put_desc(&q->split.desc[i], sg[k].addr, sg[k].len, seg_flags(k, nout, n),
+				 k + 1 < n ? nx : 0);
+			last = i;
+			i = nx;
+		}
+		q->split.free_head = i;
 	} else {
 		/* Free descriptors in link order; next is our link, never
 		 * read back from the shared table. */
@@ -96,11 +111,13 @@ int split_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, ui
 	s->last = last;
 	s->indirect = indirect;
 	s->state = DRVQ_ADDED;
+	if (q->in_order)
+		s->link = q->split.avail_idx; /* where a batch ending here starts: see get_used */
 
 	/* VIRTIO 1.4 §2.7.13.2: the head into the next ring entry; the
 	 * device reads it only after the release store of idx. */
-	vio_le16_write(&q->split.avail->ring[q->split.avail_idx & (q->num - 1)], head);
-	q->split.avail_shadow[q->split.avail_idx & (q->num - 1)] = head;
+	vio_le16_write(&q->split.avail->ring[q->split.avail_idx & mask], head);
+	q->split.avail_shadow[q->split.avail_idx & mask] = head;
 	q->split.avail_idx++;
 	return 0;
 }
@@ -135,12 +152,30 @@ void split_drv_release(struct vio_drvq *q, uint16_t id)
 {
 	struct drvq_slot *s = &q->slot[id];
 
-	q->slot[s->last].link = q->split.free_head;
-	q->split.free_head = id;
+	/* IN_ORDER: buffers come back in ring order, so the descriptors
+	 * freed are the ones right after the free ones: nothing to link.
+	 * (A detach frees out of order, but leaves the queue broken.) */
+	if (!q->in_order) {
+		q->slot[s->last].link = q->split.free_head;
+		q->split.free_head = id;
+	}
 	q->num_free += s->ndesc;
 	q->inflight--;
 	s->state = DRVQ_FREE;
 	s->token = NULL;
+}
+
+/* Hands out the next buffer of an IN_ORDER batch (q->batch_left > 0). */
+static int batch_next(struct vio_drvq *q, void **token, uint32_t *len)
+{
+	uint16_t id = q->split.avail_shadow[q->split.last_used & (q->num - 1)];
+
+	/* VIRTIO 1.4 §2.7.9: the skipped buffers were used in full. */
+	*len = --q->batch_left ? q->slot[id].in_bytes : q->batch_len;
+	*token = q->slot[id].token;
+	split_drv_release(q, id);
+	q->split.last_used++;
+	return 1;
 }
 
 int split_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
@@ -149,6 +184,8 @@ int split_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 	uint16_t used_idx, pending, unpublished;
 	uint32_t id, l;
 
+	if (q->batch_left)
+		return batch_next(q, token, len);
 	/* Pairs with the device's release store of used->idx after the used
 	 * element and the buffer contents (VIRTIO 1.4 §2.7.8.2, split_flush). */
 	used_idx = vio_le16_load_acquire(&q->split.used->idx);
@@ -171,6 +208,20 @@ int split_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 	 * device-writable part; more than that part is a lie. */
 	if (l > q->slot[id].in_bytes)
 		return drvq_fail(q, "used length larger than the device-writable part");
+	if (q->in_order) {
+		/* VIRTIO 1.4 §2.7.9: the element at last_used names the head of
+		 * the last buffer of a batch that starts at last_used, and the
+		 * used index moved by the batch size. The buffers in flight
+		 * are exactly the entries [last_used, published) of our
+		 * shadow, and each head's link says which entry it is. */
+		uint16_t k = (uint16_t)(q->slot[id].link - q->split.last_used);
+
+		if (k >= pending)
+			return drvq_fail(q, "used batch longer than the used index moved");
+		q->batch_left = k + 1u;
+		q->batch_len = l;
+		return batch_next(q, token, len);
+	}
 	*token = q->slot[id].token;
 	*len = l;
 	split_drv_release(q, (uint16_t)id);

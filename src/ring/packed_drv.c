@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The packed virtqueue, driver side (VIRTIO 1.4 §2.8). */
+#include <errno.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "drvq_impl.h"
+#include "vio/virtio.h"
+
+#define EV_WRAP (1u << 15) /* desc_event_wrap, above the 15 bits of desc_event_off */
+
+/*
+ * Where the ring stands, as the driver sees it (the device's view is
+ * symmetrical):
+ *
+ *   next_used          pub_pos             next_avail
+ *   |   published      |   added           |   free ...
+ *   [ pub_descs       )[ add_descs        )[ num_free            )
+ *
+ * Positions go round 0..num-1, each with the wrap counter it had when it
+ * was written (§2.8.1); the three marks move forward only. Descriptors from
+ * next_used to next_avail (pub_descs + add_descs of them, with wrap) were
+ * written by us in this lap and not yet consumed by a used descriptor;
+ * everything else is free. The first descriptor at pub_pos is not yet
+ * available: add() writes its flags last, at kick_prepare(), so the device
+ * sees nothing added until then (the others are behind it in ring order).
+ */
+
+int packed_drv_init(struct vio_drvq *q, const struct vio_drvq_config *cfg)
+{
+	uint32_t i;
+
+	q->packed.desc = cfg->desc;
+	q->packed.driver = cfg->driver;
+	q->packed.device = cfg->device;
+	q->packed.ord = (uint16_t *)(void *)&q->slot[q->num];
+	/* VIRTIO 1.4 §2.8.13: the descriptor ring is zero-initialized; the
+	 * event suppression structures too (flags 0: RING_EVENT_FLAGS_ENABLE). */
+	memset(cfg->desc, 0, virtq_desc_size(q->num));
+	memset(cfg->driver, 0, sizeof(struct pvirtq_event_suppress));
+	memset(cfg->device, 0, sizeof(struct pvirtq_event_suppress));
+	/* §2.8.1: both wrap counters start at 1. */
+	q->packed.avail_wrap = q->packed.pub_wrap = q->packed.used_wrap = true;
+	/* Free ids 0, 1, ..., num-1 (the last link is never followed: an id
+	 * is free whenever a descriptor is, see add). */
+	for (i = 0; i < q->num; i++)
+		q->slot[i].link = (uint16_t)(i + 1);
+	q->num_free = q->num;
+	return 0;
+}
+
+/* Moves ring position @pos by @n (<= num), flipping @wrap when it passes the end. */
+static void advance(const struct vio_drvq *q, uint16_t *pos, bool *wrap, uint32_t n)
+{
+	uint32_t p = *pos + n;
+
+	if (p >= q->num) {
+		p -= q->num;
+		*wrap = !*wrap;
+	}
+	*pos = (uint16_t)p;
+}
+
+/* §2.8.1: available means AVAIL equal to the wrap counter, USED its inverse. */
+static uint16_t avail_flags(bool wrap)
+{
+	return wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+}
+
+static void put_desc(struct pvirtq_desc *d, uint64_t addr, uint32_t len, uint16_t id)
+{
+	/* The device reads a descriptor only after an acquire of flags
+	 * that our release store of those (or of the first flags of the
+	 * batch, kick_prepare) follows; single stores all the same, as
+	 * the device may poll the same slot for a used descriptor. */
+	VIO_WRITE_ONCE(d->addr.v, cpu_to_le64(addr).v);
+	VIO_WRITE_ONCE(d->len.v, cpu_to_le32(len).v);
+	VIO_WRITE_ONCE(d->id.v, cpu_to_le16(id).v);
+}
+
+int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t n,
+		   uint32_t in_bytes, void *token)
+{
+	bool indirect = n > 1 && n <= q->ind_max;
+	uint32_t need = indirect ? 1 : n, k;
+	uint16_t pos = q->packed.next_avail, first = pos, first_flags, id;
+	bool wrap = q->packed.avail_wrap;
+	struct drvq_slot *s;
+
+	/* §2.8.17: room for the whole list before any of it is available.
+	 * A free descriptor means a free id: every id in flight holds one. */
+	if (need > q->num_free)
+		return -ENOSPC;
+	id = q->packed.free_id;
+	q->packed.free_id = q->slot[id].link;
+	if (indirect) {
+		struct pvirtq_desc *t = drvq_ind_table(q, id);
+
+		/* §2.8.7: entries in order; WRITE is their only flag, their
+		 * id reserved (0). */
+		for (k = 0; k < n; k++) {
+			struct pvirtq_desc e = {
+				.addr = cpu_to_le64(sg[k].addr),
+				.len = cpu_to_le32(sg[k].len),
+				.id = cpu_to_le16(0),
+				.flags = cpu_to_le16(k >= nout ? VIRTQ_DESC_F_WRITE : 0),
+			};
+
+			t[k] = e; /* read by the device after the release of flags */
+		}
+		/* §2.8.7: WRITE is reserved next to INDIRECT; §2.8.19: no NEXT. */
+		put_desc(&q->packed.desc[pos], drvq_ind_addr(q, id), 16u * n, id);
+		first_flags = VIRTQ_DESC_F_INDIRECT | avail_flags(wrap);
+		advance(q, &pos, &wrap, 1);
+	} else {
+		/* §2.8.21.1: each element in the next descriptor, the buffer
+		 * id in each (§2.8.6 needs it in the last), readable ones
+		 * first (§2.8.17). */
+		first_flags = 0;
+		for (k = 0; k < n; k++) {
+			uint16_t f = (uint16_t)((k >= nout ? VIRTQ_DESC_F_WRITE : 0) |
+						(k + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
+						avail_flags(wrap));
+
+			put_desc(&q->packed.desc[pos], sg[k].addr, sg[k].len, id);
+			if (k == 0)
+				first_flags = f;
+			else
+				vio_le16_write(&q->packed.desc[pos].flags, f);
+			advance(q, &pos, &wrap, 1);
+		}
+	}
+	q->packed.next_avail = pos;
+	q->packed.avail_wrap = wrap;
+	if (q->packed.ord_add == 0) {
+		/* The first buffer since the last publish: its first flags
+		 * are stored by kick_prepare, which makes the whole batch
+		 * available at once. */
+		q->packed.pub_flags = first_flags;
+	} else {
+		/* §2.8.21.1.1, §2.8.17: the first descriptor of a list is made
+		 * available last, after a barrier (the release). It stays out
+		 * of the device's reach until pub_pos is made available. */
+		vio_le16_store_release(&q->packed.desc[first].flags, first_flags);
+	}
+	q->packed.add_descs += need;
+	q->num_free -= need;
+	q->inflight++;
+
+	s = &q->slot[id];
+	s->token = token;
+	s->in_bytes = in_bytes;
+	s->ndesc = (uint16_t)need;
+	s->indirect = indirect;
+	s->state = DRVQ_ADDED;
+	k = (q->packed.ord_head + q->packed.ord_pub + q->packed.ord_add++) % q->num;
+	q->packed.ord[k] = id;
+	if (q->in_order)
+		s->link = (uint16_t)k; /* where a batch ending here ends: see get_used */
+	return 0;
+}
+
+/* Position @pos with wrap counter @wrap on the circle of 2 * num positions. */
+static uint32_t pos2(const struct vio_drvq *q, uint16_t pos, bool wrap)
+{
+	return pos + (wrap ? 0 : q->num);
+}
+
+/* One snapshot of the device's event suppression structure: desc and flags together. */
+static void read_device_event(const struct vio_drvq *q, uint16_t *desc, uint16_t *flags)
+{
+	struct pvirtq_event_suppress es;
+	uint32_t v = VIO_READ_ONCE(*(const uint32_t *)(const void *)q->packed.device);
+
+	memcpy(&es, &v, sizeof(es));
+	*desc = le16_to_cpu(es.desc);
+	*flags = le16_to_cpu(es.flags) & 0x3;
+}
+
+int packed_drv_kick_prepare(struct vio_drvq *q)
+{
+	uint32_t old, cur, ev, n2 = 2 * q->num, i;
+	uint16_t desc, flags;
+
+	if (!q->packed.ord_add)
+		return 0;
+	for (i = 0; i < q->packed.ord_add; i++)
+		q->slot[q->packed.ord[(q->packed.ord_head + q->packed.ord_pub + i) % q->num]].state =
+			DRVQ_AVAIL;
+	/* VIRTIO 1.4 §2.8.21.1.1: every descriptor and indirect table
+	 * written before the flags that make the batch available. Pairs with
+	 * the device's acquire load of the flags at its next_avail
+	 * (packed_pop), after which it reads the rest of the batch. */
+	vio_le16_store_release(&q->packed.desc[q->packed.pub_pos].flags, q->packed.pub_flags);
+	old = pos2(q, q->packed.pub_pos, q->packed.pub_wrap);
+	cur = pos2(q, q->packed.next_avail, q->packed.avail_wrap);
+	q->packed.pub_pos = q->packed.next_avail;
+	q->packed.pub_wrap = q->packed.avail_wrap;
+	q->packed.pub_descs += q->packed.add_descs;
+	q->packed.add_descs = 0;
+	if (q->in_order)
+		q->packed.ord_pub += q->packed.ord_add;
+	else
+		q->packed.ord_head = (q->packed.ord_head + q->packed.ord_add) % q->num;
+	q->packed.ord_add = 0;
+	/* VIRTIO 1.4 §2.8.21.2: store-load, the flags before reading the
+	 * device's event suppression. Pairs with the device's full barrier
+	 * between writing it and re-checking the ring (packed_kick_enable):
+	 * one of us sees the other's store, so a kick is never lost. */
+	vio_mb();
+	read_device_event(q, &desc, &flags);
+	if (flags == RING_EVENT_FLAGS_DISABLE)
+		return 0;
+	/* §2.8.10: RING_EVENT_FLAGS_DESC only with VIRTIO_F_EVENT_IDX;
+	 * without it, or with the reserved value 3, notify: a kick too many
+	 * costs less than a device left asleep. */
+	if (flags != RING_EVENT_FLAGS_DESC || !q->event_idx)
+		return 1;
+	/* Notify when the descriptor the device named is one we just made
+	 * available: in [old, cur) on the circle of positions and wrap
+	 * counters. An offset past the ring is nonsense: notify. */
+	if ((desc & ~EV_WRAP) >= q->num)
+		return 1;
+	ev = pos2(q, desc & ~EV_WRAP, desc & EV_WRAP);
+	return (ev + n2 - old) % n2 < (cur + n2 - old) % n2;
+}
+
+void packed_drv_release(struct vio_drvq *q, uint16_t id)
+{
+	struct drvq_slot *s = &q->slot[id];
+
+	s->link = q->packed.free_id;
+	q->packed.free_id = id;
+	q->num_free += s->ndesc;
+	q->inflight--;
+	s->state = DRVQ_FREE;
+	s->token = NULL;
+}
+
+/*
+ * What the descriptor at next_used says: 1 used (by the wrap counter we
+ * expect there), 0 not (yet), -1 a lie. Published descriptors are ours of
+ * this lap there, available (AVAIL = wrap, USED = !wrap) until the device
+ * overwrites them with a used one (both = wrap, §2.8.1); anything else is
+ * a device writing the wrong wrap counter. With nothing published the slot
+ * holds what an earlier lap left (never both = wrap; zeroes at first), so
+ * a used descriptor there is one nobody made available.
+ */
+static int peek(struct vio_drvq *q, uint16_t *flags)
+{
+	bool w = q->packed.used_wrap, a, u;
+
+	/* Pairs with the device's release store of the flags of a used
+	 * descriptor (or of the first of a batch, packed_flush) after its id,
+	 * its len and the buffer contents. */
+	*flags = vio_le16_load_acquire(&q->packed.desc[q->packed.next_used].flags);
+	a = *flags & VIRTQ_DESC_F_AVAIL;
+	u = *flags & VIRTQ_DESC_F_USED;
+	if (a == w && u == w)
+		return q->packed.pub_descs ? 1 : -1;
+	if (!q->packed.pub_descs || (a == w && u != w))
+		return 0;
+	return -1;
+}
+
+/* Hands out the next buffer of an IN_ORDER batch (q->batch_left > 0), oldest first. */
+static int batch_next(struct vio_drvq *q, void **token, uint32_t *len)
+{
+	uint16_t id = q->packed.ord[q->packed.ord_head];
+
+	/* VIRTIO 1.4 §2.8.8: the skipped buffers were used in full. */
+	*len = --q->batch_left ? q->slot[id].in_bytes : q->batch_len;
+	*token = q->slot[id].token;
+	q->packed.ord_head = (q->packed.ord_head + 1) % q->num;
+	q->packed.ord_pub--;
+	packed_drv_release(q, id);
+	return 1;
+}
+
+int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
+{
+	struct pvirtq_desc *d;
+	uint32_t id, l, skip;
+	uint16_t flags;
+	int r;
+
+	if (q->batch_left)
+		return batch_next(q, token, len);
+	r = peek(q, &flags);
+	if (r == 0)
+		return 0;
+	if (r < 0)
+		return drvq_fail(q, q->packed.pub_descs
+					    ? "used descriptor flags with the wrong wrap counter"
+					    : "used descriptor where none was made available");
+	d = &q->packed.desc[q->packed.next_used];
+	/* One read of each field; the acquire in peek() orders them. */
+	id = vio_le16_read(&d->id);
+	l = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
+	if (id >= q->num)
+		return drvq_fail(q, "used id out of range");
+	if (q->slot[id].state != DRVQ_AVAIL)
+		return drvq_fail(q, "used id not in flight");
+	/* §2.8.3, §2.8.4: without WRITE nothing was written and len is
+	 * reserved; with it, more than the device-writable part is a lie. */
+	if (!(flags & VIRTQ_DESC_F_WRITE))
+		l = 0;
+	else if (l > q->slot[id].in_bytes)
+		return drvq_fail(q, "used length larger than the device-writable part");
+	if (q->in_order) {
+		/* §2.8.8: the used descriptor names the last buffer of a batch
+		 * that starts with the oldest one in flight; the device
+		 * skipped the descriptors of the whole batch. */
+		uint32_t k = (q->slot[id].link + q->num - q->packed.ord_head) % q->num, i;
+
+		if (k >= q->packed.ord_pub)
+			return drvq_fail(q, "used id not in flight"); /* not reached: AVAIL */
+		for (i = 0, skip = 0; i <= k; i++)
+			skip += q->slot[q->packed.ord[(q->packed.ord_head + i) % q->num]].ndesc;
+		advance(q, &q->packed.next_used, &q->packed.used_wrap, skip);
+		q->packed.pub_descs -= skip;
+		q->batch_left = k + 1;
+		q->batch_len = l;
+		return batch_next(q, token, len);
+	}
+	/* §2.8.6: one used descriptor for the whole list; skip the rest. */
+	skip = q->slot[id].ndesc;
+	advance(q, &q->packed.next_used, &q->packed.used_wrap, skip);
+	q->packed.pub_descs -= skip;
+	*token = q->slot[id].token;
+	*len = l;
+	packed_drv_release(q, (uint16_t)id);
+	return 1;
+}
+
+/* Stores @desc and @flags into our event suppression structure as one word. */
+static void write_driver_event(struct vio_drvq *q, uint16_t desc, uint16_t flags)
+{
+	struct pvirtq_event_suppress es = { cpu_to_le16(desc), cpu_to_le16(flags) };
+	uint32_t v;
+
+	memcpy(&v, &es, sizeof(v));
+	if (v == q->packed.ev)
+		return;
+	q->packed.ev = v;
+	/* One store: the device reads the structure as one snapshot (packed_flush). */
+	VIO_WRITE_ONCE(*(uint32_t *)(void *)q->packed.driver, v);
+}
+
+void packed_drv_cb_disable(struct vio_drvq *q)
+{
+	/* VIRTIO 1.4 §2.8.10: valid with or without VIRTIO_F_EVENT_IDX. */
+	write_driver_event(q, 0, RING_EVENT_FLAGS_DISABLE);
+}
+
+int packed_drv_cb_enable(struct vio_drvq *q)
+{
+	uint16_t flags;
+
+	/* VIRTIO 1.4 §2.8.10: with EVENT_IDX, a notification when the
+	 * descriptor at next_used (with its wrap counter) is used: where the
+	 * device writes its next used descriptor. */
+	if (q->event_idx)
+		write_driver_event(q, (uint16_t)(q->packed.next_used |
+						 (q->packed.used_wrap ? EV_WRAP : 0)),
+				   RING_EVENT_FLAGS_DESC);
+	else
+		write_driver_event(q, 0, RING_EVENT_FLAGS_ENABLE);
+	/* Store-load, our request before re-reading the ring (the re-check of
+	 * §2.8.22). Pairs with the device's full barrier between storing the
+	 * flags of a used descriptor and reading our structure
+	 * (packed_flush): one of us sees the other. */
+	vio_mb();
+	if (q->batch_left)
+		return 1;
+	/* A lie counts as something to take: get_used reports it. */
+	return peek(q, &flags) != 0;
+}
