@@ -73,9 +73,20 @@ static size_t align_up(size_t x, size_t a)
 
 static const char *feat_name(uint64_t f)
 {
-	bool ind = f & VIO_BIT(VIRTIO_F_INDIRECT_DESC), ev = f & VIO_BIT(VIRTIO_F_EVENT_IDX);
+	static const char *const names[16] = {
+		"split/plain", "split/indirect", "split/event_idx", "split/indirect+event_idx",
+		"split/in_order", "split/indirect+in_order", "split/event_idx+in_order",
+		"split/indirect+event_idx+in_order",
+		"packed/plain", "packed/indirect", "packed/event_idx", "packed/indirect+event_idx",
+		"packed/in_order", "packed/indirect+in_order", "packed/event_idx+in_order",
+		"packed/indirect+event_idx+in_order",
+	};
+	unsigned i = (f & VIO_BIT(VIRTIO_F_INDIRECT_DESC) ? 1 : 0) |
+		     (f & VIO_BIT(VIRTIO_F_EVENT_IDX) ? 2 : 0) |
+		     (f & VIO_BIT(VIRTIO_F_IN_ORDER) ? 4 : 0) |
+		     (f & VIO_BIT(VIRTIO_F_RING_PACKED) ? 8 : 0);
 
-	return ind ? (ev ? "indirect+event_idx" : "indirect") : (ev ? "event_idx" : "plain");
+	return names[i];
 }
 
 /* 0 on timeout, 1 when @fd became readable (its count is consumed), -errno. */
@@ -239,6 +250,7 @@ const char *lb_feat_name(uint64_t features)
 
 uint64_t lb_env_buffers(uint64_t def)
 {
+	def *= env_u64("VIO_LB_SCALE", 1);
 #ifdef LB_TSAN
 	def = def / 10 ? def / 10 : 1;
 #endif
@@ -575,9 +587,13 @@ const char *lb_driver_check_counts(struct lb_driver *d)
 	uint64_t calls = __atomic_load_n(&d->ctrl->calls, __ATOMIC_ACQUIRE);
 	uint64_t enables = __atomic_load_n(&d->ctrl->enables, __ATOMIC_ACQUIRE);
 	uint64_t chains = __atomic_load_n(&d->ctrl->chains, __ATOMIC_ACQUIRE);
-	/* A stale event index can be passed again after the 16-bit index
-	 * went all the way round. */
-	uint64_t wraps = d->p.buffers / 65536 + 1;
+	/* Split: a stale event index can be passed again after the 16-bit
+	 * index went all the way round. Packed: both sides switch the other's
+	 * notifications off (RING_EVENT_FLAGS_DISABLE) while they work, so
+	 * each request allows one notification; the device structure reads
+	 * ENABLE (zero) until the device first writes it. */
+	uint64_t wraps = d->p.features & VIO_BIT(VIRTIO_F_RING_PACKED) ? 2
+								       : d->p.buffers / 65536 + 1;
 	const char *e;
 
 	if ((e = dev_failed(d)))
@@ -588,10 +604,11 @@ const char *lb_driver_check_counts(struct lb_driver *d)
 	if (!(d->p.features & VIO_BIT(VIRTIO_F_EVENT_IDX)))
 		return NULL;
 	/*
-	 * VIRTIO 1.4 §2.7.10 / §2.7.7 with EVENT_IDX: a kick needs an
-	 * avail_event the device wrote (at each kick_enable) and that the
-	 * published range passed; a call needs a used_event the driver wrote
-	 * (cb_enable; cb_disable puts it out of reach).
+	 * VIRTIO 1.4 §2.7.10 / §2.7.7 (split) and §2.8.10 (packed) with
+	 * EVENT_IDX: a kick needs an avail_event / descriptor event the
+	 * device wrote (at each kick_enable) and that the published range
+	 * passed; a call needs a used_event / descriptor event the driver
+	 * wrote (cb_enable; cb_disable puts it out of reach or disables).
 	 */
 	if (d->kicks > enables + wraps)
 		return drv_fail(d, "%llu kicks for %llu kick_enable calls of the device: excessive",
@@ -778,12 +795,29 @@ static void dev_flush(struct lb_device *d)
 	}
 }
 
-/* The published available index, read behind the queue's back. */
-static uint16_t avail_idx(const struct lb_device *d)
+/*
+ * Whether the driver made a buffer available that the device has not
+ * popped, read behind the queue's back: split, the published available
+ * index against the next one to pop; packed, the flags of the descriptor
+ * at the next position to pop (§2.8.1).
+ */
+static bool buffers_waiting(const struct lb_device *d)
 {
-	const struct virtq_avail *a = (const void *)(d->v->hva[0] + d->l->avail);
+	uint32_t base = vio_devq_base(d->q);
 
-	return le16_to_cpu((le16){ __atomic_load_n(&a->idx.v, __ATOMIC_ACQUIRE) });
+	if (d->p->features & VIO_BIT(VIRTIO_F_RING_PACKED)) {
+		const struct pvirtq_desc *r = (const void *)(d->v->hva[0] + d->l->desc);
+		uint16_t f = le16_to_cpu(
+			(le16){ __atomic_load_n(&r[base & 0x7fff].flags.v, __ATOMIC_ACQUIRE) });
+		bool wrap = base & 0x8000;
+
+		return !!(f & VIRTQ_DESC_F_AVAIL) == wrap && !!(f & VIRTQ_DESC_F_USED) != wrap;
+	} else {
+		const struct virtq_avail *a = (const void *)(d->v->hva[0] + d->l->avail);
+
+		return le16_to_cpu((le16){ __atomic_load_n(&a->idx.v, __ATOMIC_ACQUIRE) }) !=
+		       (uint16_t)base;
+	}
 }
 
 static const char *dev_loop(struct lb_device *d)
@@ -836,7 +870,7 @@ static const char *dev_loop(struct lb_device *d)
 			/* Asleep with kicks enabled: were buffers made
 			 * available without a kick? Give a late kick a
 			 * second before calling it lost. */
-			if (avail_idx(d) != (uint16_t)vio_devq_base(d->q)) {
+			if (buffers_waiting(d)) {
 				r = wait_fd(d->kick_fd, 1000);
 				if (r == 0)
 					return dev_fail(d, "lost kick: buffers available, no kick %d ms "
@@ -878,7 +912,8 @@ const char *lb_device_run(const struct lb_params *p, const struct lb_view *v, in
 		.driver = v->hva[0] + l->avail,
 		.device = v->hva[0] + l->used,
 		.mem = d.mem,
-		.base = 0,
+		/* A fresh ring: packed wrap counters 1 (vhost-user base 0x80008000). */
+		.base = p->features & VIO_BIT(VIRTIO_F_RING_PACKED) ? 0x80008000u : 0,
 	};
 	r = vio_devq_init(d.q, &cfg);
 	e = r ? dev_fail(&d, "vio_devq_init: %d", r) : dev_loop(&d);

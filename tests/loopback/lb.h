@@ -125,15 +125,16 @@ const char *lb_device_run(const struct lb_params *p, const struct lb_view *v, in
 /* Creates a memfd of l->total bytes; aborts on failure. */
 int lb_memfd(const struct lb_layout *l);
 
-/* VIO_LB_SEED / VIO_LB_BUFFERS / VIO_LB_TIMEOUT_MS from the environment, or the defaults
- * (a seed from the clock; @def buffers, a tenth under ThreadSanitizer; 20 s). */
+/* VIO_LB_SEED / VIO_LB_BUFFERS / VIO_LB_SCALE / VIO_LB_TIMEOUT_MS from the environment, or
+ * the defaults (a seed from the clock; @def buffers times VIO_LB_SCALE (for long runs), a
+ * tenth of that under ThreadSanitizer, VIO_LB_BUFFERS replacing it all; 20 s). */
 uint64_t lb_env_seed(void);
 /* The seed of the run for @num and @features, derived from @env_seed. */
 uint64_t lb_run_seed(uint64_t env_seed, uint32_t num, uint64_t features);
 /* Fills @p for a verified run. */
 void lb_params_init(struct lb_params *p, uint64_t env_seed, uint32_t num, uint64_t features,
 		    uint64_t buffers);
-/* "plain", "indirect", "event_idx" or "indirect+event_idx". */
+/* The layout and ring features of @features: "split/plain" .. "packed/indirect+event_idx+in_order". */
 const char *lb_feat_name(uint64_t features);
 uint64_t lb_env_buffers(uint64_t def);
 int lb_env_timeout_ms(void);

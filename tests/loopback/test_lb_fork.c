@@ -6,7 +6,9 @@
  * in reverse order with holes between, at addresses unrelated to the
  * parent's, then unmaps the parent's mapping it inherited: the device can
  * only reach the memory through its struct vio_mem, whose gpa are the
- * driver's addresses. Every Queue Size 1..32768 x {indirect} x {event_idx}.
+ * driver's addresses. The matrix of test_lb_threads.c: {split, packed} x
+ * {indirect} x {event_idx} x {in_order}, split Queue Sizes 1..32768 and
+ * packed ones 1, 3, 7, 100, 255, 4096, 32768.
  *
  * Environment: as test_lb_threads.c.
  */
@@ -33,6 +35,8 @@
 
 #define F_INDIRECT VIO_BIT(VIRTIO_F_INDIRECT_DESC)
 #define F_EVENT    VIO_BIT(VIRTIO_F_EVENT_IDX)
+#define F_IN_ORDER VIO_BIT(VIRTIO_F_IN_ORDER)
+#define F_PACKED   VIO_BIT(VIRTIO_F_RING_PACKED)
 
 static uint64_t g_seed;
 
@@ -102,7 +106,8 @@ static void loopback_fork(void **state)
 	struct lb_ctrl *ctrl;
 	uint8_t *base;
 	int memfd, kick, call, status;
-	uint64_t def = c->num >= 4096 ? 3ull * c->num : 10000;
+	/* Fewer than in one process: this is about the mappings. */
+	uint64_t def = c->num >= 4096 ? 3ull * c->num : 3000;
 	const char *e;
 	pid_t pid;
 
@@ -151,24 +156,34 @@ static void loopback_fork(void **state)
 		fail_msg("%s", e);
 }
 
-#define NSIZES 16 /* 1 .. 32768 */
+#define NSPLIT 16 /* 1 .. 32768 */
+static const uint32_t packed_sizes[] = { 1, 3, 7, 100, 255, 4096, 32768 };
+#define NPACKED (sizeof(packed_sizes) / sizeof(packed_sizes[0]))
+#define NCFG    ((NSPLIT + NPACKED) * 8)
 
 int main(void)
 {
-	static const uint64_t feats[4] = { 0, F_INDIRECT, F_EVENT, F_INDIRECT | F_EVENT };
-	static struct cfg cfgs[NSIZES * 4];
-	static char names[NSIZES * 4][64];
-	struct CMUnitTest tests[NSIZES * 4];
+	static struct cfg cfgs[NCFG];
+	static char names[NCFG][80];
+	struct CMUnitTest tests[NCFG];
 	unsigned i;
 
 	g_seed = lb_env_seed();
 	print_message("loopback (processes): VIO_LB_SEED=%#llx\n", (unsigned long long)g_seed);
-	for (i = 0; i < NSIZES * 4; i++) {
-		cfgs[i].num = 1u << (i / 4);
-		cfgs[i].features = feats[i % 4];
-		snprintf(names[i], sizeof(names[i]), "loopback_fork/num=%u/%s", cfgs[i].num,
-			 lb_feat_name(cfgs[i].features));
+	for (i = 0; i < NCFG; i++) {
+		unsigned s = i / 8, f = i % 8;
+
+		cfgs[i].features = (f & 1 ? F_INDIRECT : 0) | (f & 2 ? F_EVENT : 0) |
+				   (f & 4 ? F_IN_ORDER : 0);
+		if (s < NSPLIT) {
+			cfgs[i].num = 1u << s;
+		} else {
+			cfgs[i].num = packed_sizes[s - NSPLIT];
+			cfgs[i].features |= F_PACKED;
+		}
+		snprintf(names[i], sizeof(names[i]), "loopback_fork/%s/num=%u",
+			 lb_feat_name(cfgs[i].features), cfgs[i].num);
 		tests[i] = (struct CMUnitTest){ names[i], loopback_fork, NULL, NULL, &cfgs[i] };
 	}
-	return _cmocka_run_group_tests("loopback_fork", tests, NSIZES * 4, NULL, NULL);
+	return _cmocka_run_group_tests("loopback_fork", tests, NCFG, NULL, NULL);
 }

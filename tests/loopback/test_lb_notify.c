@@ -9,9 +9,11 @@
  * Dekker pattern of VIRTIO 1.4 §2.7.13.4.1 / §2.7.10 (kicks) and §2.7.7
  * with the re-check of §2.7.14 (calls), whose full barriers are what this
  * test is about. A lost notification is reported immediately, not after a
- * timeout. With and without VIRTIO_F_EVENT_IDX.
+ * timeout. With and without VIRTIO_F_EVENT_IDX, in both layouts (for the
+ * packed ring: §2.8.21.2 and §2.8.10, the re-check of §2.8.22).
  *
- * Environment: VIO_LB_BUFFERS (round trips per run), VIO_LB_TIMEOUT_MS.
+ * Environment: VIO_LB_BUFFERS (round trips per run), VIO_LB_SCALE,
+ * VIO_LB_TIMEOUT_MS.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -33,6 +35,7 @@
 #include "vio/virtio_ring.h"
 
 #define F_EVENT VIO_BIT(VIRTIO_F_EVENT_IDX)
+#define F_PACKED VIO_BIT(VIRTIO_F_RING_PACKED)
 #define NUM     4
 #define GPA     0x100000ull
 
@@ -98,6 +101,7 @@ static void *device(void *arg)
 	struct iovec iov[4];
 	struct vio_chain c = { .iov = iov, .iov_cap = 4 };
 	uint64_t kicks = 0, rng = 2;
+	uint16_t popped = 0; /* chains popped, mod 2^16: the driver's count of buffers published */
 
 	while (!failed(r)) {
 		int n;
@@ -106,16 +110,16 @@ static void *device(void *arg)
 		while ((n = vio_devq_pop(r->vq, &c)) == 1) {
 			int call;
 
+			popped++;
 			if (vio_devq_push(r->vq, c.id, 0)) {
 				race_fail(r, "push failed");
 				return NULL;
 			}
 			jitter(&rng);
 			call = vio_devq_flush(r->vq);
-			/* Our decision for the used index (one buffer at a
-			 * time: it equals base, the avail index), then the call. */
-			__atomic_store_n(&r->dev_pub,
-					 ((uint64_t)vio_devq_base(r->vq) << 1) | (uint64_t)(call > 0),
+			/* Our decision for the buffers used so far (one at a
+			 * time: as many as were popped), then the call. */
+			__atomic_store_n(&r->dev_pub, ((uint64_t)popped << 1) | (uint64_t)(call > 0),
 					 __ATOMIC_RELEASE);
 			if (call > 0)
 				__atomic_fetch_add(&r->calls, 1, __ATOMIC_RELEASE);
@@ -127,10 +131,10 @@ static void *device(void *arg)
 		jitter(&rng);
 		if (vio_devq_kick_enable(r->vq))
 			continue;
-		/* Asleep with kicks enabled at avail index A = base. */
+		/* Asleep with kicks enabled after A buffers. */
 		r->dev_sleeps++;
 		{
-			uint64_t a = vio_devq_base(r->vq);
+			uint64_t a = popped;
 			double t0 = now();
 			unsigned spin = 0;
 
@@ -144,14 +148,14 @@ static void *device(void *arg)
 				}
 				if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE) || failed(r))
 					return NULL;
-				/* The driver decided on publishing entry A
-				 * (index A+1) and did not kick: lost. Kicks
+				/* The driver decided on publishing buffer A
+				 * (the (A+1)th) and did not kick: lost. Kicks
 				 * are bumped after the record, so re-read
 				 * them first. */
 				pub = __atomic_load_n(&r->drv_pub, __ATOMIC_ACQUIRE);
 				if ((pub >> 1) == ((a + 1) & 0xffff) && !(pub & 1) &&
 				    __atomic_load_n(&r->kicks, __ATOMIC_ACQUIRE) == kicks) {
-					race_fail(r, "lost kick: the driver published avail idx %llu "
+					race_fail(r, "lost kick: the driver published buffer %llu "
 						  "past our request at %llu and did not notify",
 						  (unsigned long long)(pub >> 1), (unsigned long long)a);
 					return NULL;
@@ -217,7 +221,7 @@ static void driver(struct race *r)
 					pub = __atomic_load_n(&r->dev_pub, __ATOMIC_ACQUIRE);
 					if ((pub >> 1) == (uint16_t)(used + 1) && !(pub & 1) &&
 					    __atomic_load_n(&r->calls, __ATOMIC_ACQUIRE) == calls) {
-						race_fail(r, "lost call: the device published used idx %u "
+						race_fail(r, "lost call: the device used buffer %u "
 							  "past our request at %u and did not notify",
 							  (unsigned)(pub >> 1), (unsigned)used);
 						return;
@@ -252,7 +256,7 @@ static void notify_race(void **state)
 
 	assert_non_null(r);
 	r->features = *(const uint64_t *)*state | VIO_BIT(VIRTIO_F_VERSION_1);
-	r->rounds = lb_env_buffers(1000000);
+	r->rounds = lb_env_buffers(500000);
 	r->timeout_ms = lb_env_timeout_ms();
 	r->dq = aligned_alloc(64, 4096);
 	r->vq = aligned_alloc(64, 4096);
@@ -270,7 +274,8 @@ static void notify_race(void **state)
 				       .driver = r->avail, .device = r->used };
 	assert_int_equal(vio_drvq_init(r->dq, &dc), 0);
 	vc = (struct vio_devq_config){ .num = NUM, .features = r->features, .desc = r->desc,
-				       .driver = r->avail, .device = r->used, .mem = r->mem };
+				       .driver = r->avail, .device = r->used, .mem = r->mem,
+				       .base = (r->features & F_PACKED) ? 0x80008000u : 0 };
 	assert_int_equal(vio_devq_init(r->vq, &vc), 0);
 
 	assert_int_equal(pthread_create(&t, NULL, device, r), 0);
@@ -279,10 +284,10 @@ static void notify_race(void **state)
 	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	if (failed(r))
-		fail_msg("%s: %s", (r->features & F_EVENT) ? "event_idx" : "flags", r->err);
+		fail_msg("%s: %s", lb_feat_name(r->features), r->err);
 	print_message("%s: %llu round trips in %.2f s; %llu kicks, %llu calls; the device slept "
 		      "%llu times, the driver %llu\n",
-		      (r->features & F_EVENT) ? "event_idx" : "flags", (unsigned long long)r->rounds,
+		      lb_feat_name(r->features), (unsigned long long)r->rounds,
 		      now() - t0, (unsigned long long)r->kicks, (unsigned long long)r->calls,
 		      (unsigned long long)r->dev_sleeps, (unsigned long long)r->drv_sleeps);
 	free(r->dq);
@@ -296,10 +301,13 @@ static void notify_race(void **state)
 
 int main(void)
 {
-	static const uint64_t plain = 0, event = F_EVENT;
+	static const uint64_t plain = 0, event = F_EVENT, pplain = F_PACKED,
+			      pevent = F_PACKED | F_EVENT;
 	const struct CMUnitTest tests[] = {
-		{ "notify_race/flags", notify_race, NULL, NULL, (void *)&plain },
-		{ "notify_race/event_idx", notify_race, NULL, NULL, (void *)&event },
+		{ "notify_race/split/flags", notify_race, NULL, NULL, (void *)&plain },
+		{ "notify_race/split/event_idx", notify_race, NULL, NULL, (void *)&event },
+		{ "notify_race/packed/flags", notify_race, NULL, NULL, (void *)&pplain },
+		{ "notify_race/packed/event_idx", notify_race, NULL, NULL, (void *)&pevent },
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
