@@ -44,11 +44,16 @@ static int start_ring(struct vio_vu_fe *fe, uint32_t i)
 		.avail_user_addr = (uintptr_t)q->layout.driver,
 		.used_user_addr = (uintptr_t)q->layout.device,
 	};
+
+	/* "Vring descriptor indices for packed virtqueues": a fresh packed
+	 * ring starts at 0 with both wrap counters 1 (VIRTIO 1.4 §2.8.1);
+	 * a split one at available index 0. */
+	uint32_t base = vio_has_feature(fe->features, VIRTIO_F_RING_PACKED) ? 0x80008000u : 0;
 	int r;
 
 	r = send_state(fe, VHOST_USER_SET_VRING_NUM, i, q->layout.num);
 	if (!r)
-		r = send_state(fe, VHOST_USER_SET_VRING_BASE, i, 0);
+		r = send_state(fe, VHOST_USER_SET_VRING_BASE, i, base);
 	if (!r)
 		r = vu_fe_send(fe, VHOST_USER_SET_VRING_ADDR, &a, sizeof(a), NULL, 0, true);
 	if (!r)

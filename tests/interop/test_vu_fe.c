@@ -501,6 +501,44 @@ static void test_vring_base_for_another_ring(void **state)
 	finish(f);
 }
 
+/*
+ * "Vring descriptor indices for packed virtqueues": a fresh packed ring
+ * starts with both wrap counters 1 (VIRTIO 1.4 §2.8.1), so SET_VRING_BASE
+ * carries 0x80008000; a split one available index 0. A packed Queue Size
+ * need not be a power of two.
+ */
+static void vring_base_of_a_fresh_ring(void **state, uint64_t ring_features, uint32_t num,
+				       uint32_t want)
+{
+	struct fixture *f = *state;
+	struct vio_driver_queue *q;
+	struct vio_driver d;
+	const struct vhost_vring_state *st;
+
+	f->be.features |= ring_features;
+	assert_int_equal(connect_fe(f, 0), 0);
+	vio_driver_init(&d, ops(), f->fe);
+	assert_int_equal(vio_driver_start(&d, VIO_BIT(VIRTIO_F_VERSION_1) | ring_features), 0);
+	assert_int_equal(vio_driver_queue_new(&d, 1, num, 0, &q), 0);
+	assert_int_equal(vio_driver_ok(&d), 0);
+	finish(f);
+	vio_driver_queue_free(q);
+	st = &f->be.log[find(&f->be, VHOST_USER_SET_VRING_BASE, 0)].payload.state;
+	assert_int_equal(st->index, 1);
+	assert_int_equal(st->num, want);
+	assert_int_equal(f->be.log[find(&f->be, VHOST_USER_SET_VRING_NUM, 0)].payload.state.num, num);
+}
+
+static void test_vring_base_split(void **state)
+{
+	vring_base_of_a_fresh_ring(state, 0, 8, 0);
+}
+
+static void test_vring_base_packed(void **state)
+{
+	vring_base_of_a_fresh_ring(state, VIO_BIT(VIRTIO_F_RING_PACKED), 6, 0x80008000u);
+}
+
 static void test_queue_beyond_backend(void **state)
 {
 	struct fixture *f = *state;
@@ -601,6 +639,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_features_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_driver_ok_and_reset_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vring_base_for_another_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vring_base_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vring_base_packed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_beyond_backend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_out_of_range, setup, teardown),
