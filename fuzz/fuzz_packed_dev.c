@@ -547,12 +547,18 @@ static bool passed(uint16_t event)
 	return (ev + n2 - old) % n2 < (cur + n2 - old) % n2;
 }
 
-/* The descriptor at the published position shows used in the device's current lap. */
+/*
+ * The first descriptor of the batch, at the published position P of lap W,
+ * shows it was published: made available in lap W (AVAIL = W, USED = !W),
+ * the flush stores AVAIL = USED = W, and a driver that reaped it may already
+ * have made P available in the next lap (AVAIL = !W, USED = W). USED == W
+ * tells both published states from the unpublished one (as recovery does).
+ */
 static bool shows_used(void)
 {
 	uint16_t fl = le16_to_cpu(ring[M.sig_pos].flags);
 
-	return (fl & (VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED)) == used_flags(M.sig_wrap, 0);
+	return !!(fl & VIRTQ_DESC_F_USED) == M.sig_wrap;
 }
 
 /*
