@@ -55,7 +55,8 @@
 /* Every feature bit this driver can use (VIRTIO 1.4 §5.2.3, §6). */
 #define VIO_BLK_DRV_FEATURES                                                             \
 	(VIO_BIT(VIRTIO_F_VERSION_1) | VIO_BIT(VIRTIO_F_INDIRECT_DESC) |                     \
-	 VIO_BIT(VIRTIO_F_EVENT_IDX) | VIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |                      \
+	 VIO_BIT(VIRTIO_F_EVENT_IDX) | VIO_BIT(VIRTIO_F_RING_PACKED) |                       \
+	 VIO_BIT(VIRTIO_F_IN_ORDER) | VIO_BIT(VIRTIO_BLK_F_SIZE_MAX) |                       \
 	 VIO_BIT(VIRTIO_BLK_F_SEG_MAX) | VIO_BIT(VIRTIO_BLK_F_GEOMETRY) |                    \
 	 VIO_BIT(VIRTIO_BLK_F_RO) | VIO_BIT(VIRTIO_BLK_F_BLK_SIZE) |                         \
 	 VIO_BIT(VIRTIO_BLK_F_FLUSH) | VIO_BIT(VIRTIO_BLK_F_TOPOLOGY) |                      \
@@ -78,7 +79,8 @@ struct vio_blk_drv_queue; /* opaque: one request queue */
 struct vio_blk_drv_options {
 	/* Request queues to use; 0: as many as the device has. */
 	uint16_t num_queues;
-	/* Queue Size (descriptors), a power of two up to 32768; 0: VIO_BLK_DRV_QUEUE_SIZE. */
+	/* Queue Size (descriptors), 4..32768; a power of two unless VIRTIO_F_RING_PACKED
+	 * is negotiated (VIRTIO 1.4 §2.7, §2.8); 0: VIO_BLK_DRV_QUEUE_SIZE. */
 	uint32_t queue_size;
 	/* Virtio requests in flight per queue, 1..queue_size; 0: queue_size. */
 	uint32_t depth;

@@ -191,9 +191,15 @@ static int plan_queues(struct vio_blk_drv *drv, const struct vio_blk_drv_options
 	}
 	in->queue_size = o->queue_size ? o->queue_size : VIO_BLK_DRV_QUEUE_SIZE;
 	in->depth = o->depth ? o->depth : in->queue_size;
-	if (in->queue_size < 4 || in->queue_size > 32768 ||
-	    (in->queue_size & (in->queue_size - 1)) || in->depth > in->queue_size) {
+	if (in->queue_size < 4 || in->queue_size > 32768 || in->depth > in->queue_size) {
 		vio_err("blk driver: queue size %u / depth %u not valid", in->queue_size, in->depth);
+		return -EINVAL;
+	}
+	/* VIRTIO 1.4 §2.7: a split Queue Size is a power of 2; §2.8: a packed one need not be. */
+	if ((in->queue_size & (in->queue_size - 1)) &&
+	    !vio_has_feature(in->features, VIRTIO_F_RING_PACKED)) {
+		vio_err("blk driver: queue size %u is not a power of two, which the split ring "
+			"needs (VIRTIO_F_RING_PACKED was not negotiated)", in->queue_size);
 		return -EINVAL;
 	}
 	return 0;

@@ -96,7 +96,10 @@ static void start_queues(struct dev *d)
 	for (int i = 0; i < NQ; i++) {
 		struct vio_devq_config c = { .num = d->q[i].l.num, .features = d->accepted,
 					     .desc = d->q[i].l.desc, .driver = d->q[i].l.driver,
-					     .device = d->q[i].l.device, .mem = &d->vm };
+					     .device = d->q[i].l.device, .mem = &d->vm,
+					     /* packed: both wrap counters 1 */
+					     .base = vio_has_feature(d->accepted, VIRTIO_F_RING_PACKED)
+							     ? 0x80008000u : 0 };
 
 		if (!d->q[i].set)
 			continue;
@@ -787,6 +790,63 @@ static void test_depth_limit(void **state)
 	vio_blk_drv_close(drv);
 }
 
+/*
+ * The packed ring and IN_ORDER are negotiated when offered, and a packed
+ * Queue Size need not be a power of two (VIRTIO 1.4 §2.8): reads and
+ * writes round a ring of 6 many times, with and without in-order.
+ */
+static void packed_ring(struct dev *d, uint64_t extra)
+{
+	struct vio_blk_drv *drv;
+	struct vio_blk_drv_queue *q;
+	uint8_t *buf;
+
+	d->offered |= VIO_BIT(VIRTIO_F_RING_PACKED) | VIO_BIT(VIRTIO_F_EVENT_IDX) | extra;
+	assert_int_equal(vio_blk_drv_open(&drv, &t_ops, d, &(struct vio_blk_drv_options){
+		.num_queues = 1, .queue_size = 6 }), 0);
+	assert_true(vio_has_feature(vio_blk_drv_info(drv)->features, VIRTIO_F_RING_PACKED));
+	assert_true(d->accepted & VIO_BIT(VIRTIO_F_RING_PACKED));
+	assert_int_equal(!!(d->accepted & VIO_BIT(VIRTIO_F_IN_ORDER)), !!extra);
+	assert_int_equal(d->q[0].l.num, 6);
+	q = vio_blk_drv_queue(drv, 0);
+	buf = vio_blk_drv_buf_alloc(drv, 16384);
+	for (unsigned round = 0; round < 40; round++) {
+		struct vio_blk_req w = { 0 };
+		size_t len = 512u * (1 + round % 32);
+
+		memset(buf, (int)round + 1, len);
+		assert_int_equal(vio_blk_drv_write(q, &w, 512u * round, buf, len), 0);
+		assert_int_equal(vio_blk_drv_wait_req(q, &w, 1000), 0);
+		assert_memory_equal(d->disk + 512u * round, buf, len);
+		memset(buf, 0, len);
+		assert_int_equal(sync_read(q, 512u * round, buf, len), 0);
+		assert_memory_equal(d->disk + 512u * round, buf, len);
+	}
+	vio_blk_drv_close(drv);
+}
+
+static void test_packed_ring(void **state)
+{
+	packed_ring(*state, 0);
+}
+
+static void test_packed_ring_in_order(void **state)
+{
+	packed_ring(*state, VIO_BIT(VIRTIO_F_IN_ORDER));
+}
+
+/* VIRTIO 1.4 §2.7: without the packed ring, a Queue Size of 6 is refused. */
+static void test_split_queue_size_must_be_a_power_of_two(void **state)
+{
+	struct dev *d = *state;
+	struct vio_blk_drv *drv;
+
+	assert_int_equal(vio_blk_drv_open(&drv, &t_ops, d, &(struct vio_blk_drv_options){
+		.num_queues = 1, .queue_size = 6 }), -EINVAL);
+	assert_false(d->q[0].set);
+	assert_true(d->status & VIRTIO_CONFIG_S_FAILED);
+}
+
 /* Closing with requests in flight completes them with -ECANCELED. */
 static void test_close_cancels(void **state)
 {
@@ -816,7 +876,8 @@ int main(void)
 		T(test_flush_without_feature), T(test_bad_arguments), T(test_read_only),
 		T(test_device_results), T(test_used_length_too_large), T(test_device_gone),
 		T(test_error_notification), T(test_timeout), T(test_abandon), T(test_depth_limit),
-		T(test_close_cancels),
+		T(test_close_cancels), T(test_packed_ring), T(test_packed_ring_in_order),
+		T(test_split_queue_size_must_be_a_power_of_two),
 	};
 
 	(void)g;

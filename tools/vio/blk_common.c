@@ -17,10 +17,13 @@
 const char blk_common_help[] =
 	"  --timeout=SECONDS       connect, each message and each request (default 30)\n"
 	"  --num-queues=N          request queues to use\n"
-	"  --queue-size=N          descriptors per queue, a power of two (default 128)\n"
+	"  --queue-size=N          descriptors per queue, 4..32768, a power of two\n"
+	"                          unless the ring is packed (default 128)\n"
 	"  --depth=N               requests in flight per queue\n"
 	"  --log-level=LEVEL       error, warn (default), info, debug, trace\n"
-	"  --disable-features=LIST do not negotiate these (INDIRECT_DESC,EVENT_IDX,...)\n"
+	"  --disable-features=LIST do not negotiate these (INDIRECT_DESC,EVENT_IDX,\n"
+	"                          RING_PACKED,IN_ORDER,...)\n"
+	"  --ring=split|packed     the virtqueue layout (default: packed when offered)\n"
 	"  --help\n";
 
 void errmsg(const char *fmt, ...)
@@ -121,7 +124,9 @@ int blk_common_option(int c, const char *arg, struct blk_conn_opts *o)
 		o->num_queues = (uint16_t)v;
 		return 0;
 	case OPT_QUEUE_SIZE:
-		if (parse_uint(arg, 4, 32768, &v) || (v & (v - 1)))
+		/* A power of two for the split ring: checked once the layout
+		 * is negotiated (the blk driver says so). */
+		if (parse_uint(arg, 4, 32768, &v))
 			break;
 		o->queue_size = (uint32_t)v;
 		return 0;
@@ -137,6 +142,14 @@ int blk_common_option(int c, const char *arg, struct blk_conn_opts *o)
 		return 0;
 	case OPT_DISABLE:
 		return parse_features(arg, &o->disable) ? -1 : 0;
+	case OPT_RING:
+		if (!strcmp(arg, "split"))
+			o->ring = RING_SPLIT;
+		else if (!strcmp(arg, "packed"))
+			o->ring = RING_PACKED;
+		else
+			break;
+		return 0;
 	case OPT_HELP:
 		return 1;
 	default:
@@ -145,8 +158,10 @@ int blk_common_option(int c, const char *arg, struct blk_conn_opts *o)
 	errmsg("invalid value '%s' for --%s", arg,
 	       c == OPT_TIMEOUT ? "timeout (1..3600 seconds)" :
 	       c == OPT_NUM_QUEUES ? "num-queues (1..256)" :
-	       c == OPT_QUEUE_SIZE ? "queue-size (a power of two, 4..32768)" :
-	       c == OPT_DEPTH ? "depth (1..32768)" : "log-level (error, warn, info, debug, trace)");
+	       c == OPT_QUEUE_SIZE ? "queue-size (4..32768)" :
+	       c == OPT_DEPTH ? "depth (1..32768)" :
+	       c == OPT_RING ? "ring (split or packed)" :
+	       "log-level (error, warn, info, debug, trace)");
 	return -1;
 }
 
@@ -194,12 +209,19 @@ int blk_open(struct blk_dev *d, const struct blk_conn_opts *o, uint16_t default_
 								      : default_queues,
 					  .queue_size = o->queue_size, .depth = o->depth,
 					  .features = VIO_BLK_DRV_FEATURES & ~o->disable };
+	uint64_t packed = VIO_BIT(VIRTIO_F_RING_PACKED);
 	uint32_t qs = o->queue_size ? o->queue_size : VIO_BLK_DRV_QUEUE_SIZE;
 	uint64_t nq;
 	int r;
 
 	memset(d, 0, sizeof(*d));
 	d->timeout_ms = o->timeout_ms;
+	if (o->ring == RING_SPLIT)
+		bo.features &= ~packed;
+	if (o->ring == RING_PACKED && (o->disable & packed)) {
+		errmsg("--ring=packed and --disable-features=RING_PACKED contradict each other");
+		return -EINVAL;
+	}
 	r = vio_vu_fe_connect(&d->fe, &fo);
 	if (r) {
 		explain_open(o, r, "connect");
@@ -223,7 +245,22 @@ int blk_open(struct blk_dev *d, const struct blk_conn_opts *o, uint16_t default_
 		return r;
 	}
 	d->info = vio_blk_drv_info(d->drv);
+	if (o->ring == RING_PACKED && !(d->info->features & packed)) {
+		errmsg("%s: the back-end does not offer VIRTIO_F_RING_PACKED (--ring=packed)",
+		       o->socket);
+		blk_close(d);
+		return -ENOTSUP;
+	}
 	return 0;
+}
+
+const char *blk_ring_name(uint64_t features)
+{
+	bool packed = vio_has_feature(features, VIRTIO_F_RING_PACKED);
+
+	if (vio_has_feature(features, VIRTIO_F_IN_ORDER))
+		return packed ? "packed+in_order" : "split+in_order";
+	return packed ? "packed" : "split";
 }
 
 void blk_close(struct blk_dev *d)

@@ -75,6 +75,7 @@ static void print_text(const struct info *x)
 	       in->capacity * VIRTIO_BLK_SECTOR_SIZE);
 	printf("%-22s %u bytes\n", "block size:", in->blk_size);
 	printf("%-22s %u (back-end: %u)\n", "queues:", in->device_queues, x->queue_num);
+	printf("%-22s %s\n", "ring:", blk_ring_name(f));
 	printf("%-22s %s\n", "read-only:", vio_has_feature(f, VIRTIO_BLK_F_RO) ? "yes" : "no");
 	printf("%-22s %s\n", "write cache:", vio_has_feature(f, VIRTIO_BLK_F_FLUSH)
 					     ? "writeback (flush)" : "writethrough");
@@ -156,6 +157,7 @@ static void print_json(const struct info *x)
 	       in->capacity, in->capacity * VIRTIO_BLK_SECTOR_SIZE);
 	printf("  \"blk_size\": %u,\n  \"num_queues\": %u,\n  \"backend_queues\": %u,\n",
 	       in->blk_size, in->device_queues, x->queue_num);
+	printf("  \"ring\": \"%s\",\n", blk_ring_name(in->features));
 	printf("  \"read_only\": %s,\n",
 	       vio_has_feature(in->features, VIRTIO_BLK_F_RO) ? "true" : "false");
 	printf("  \"size_max\": %u,\n  \"seg_max\": %u,\n", in->size_max, in->seg_max);

@@ -473,7 +473,7 @@ static int run_all(struct verify *v, struct worker *ws)
 	int r;
 
 	say(v, "verify: region offset=%" PRIu64 " length=%" PRIu64 " queues=%u block=%u seed=%"
-	    PRIu64 "\n", v->offset, v->length, v->nq, v->bs, v->seed);
+	    PRIu64 " ring=%s\n", v->offset, v->length, v->nq, v->bs, v->seed, blk_ring_name(f));
 	r = run_phase(v, ws, phase_write);
 	say(v, "write: %s\n", r ? "FAILED" : "ok");
 	if (r || flush(v))

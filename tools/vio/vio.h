@@ -23,12 +23,16 @@ struct blk_conn_opts {
 	uint32_t queue_size;  /* 0: VIO_BLK_DRV_QUEUE_SIZE */
 	uint32_t depth;       /* requests in flight per queue; 0: the command's default */
 	uint64_t disable;     /* feature bits not to negotiate (--disable-features) */
+	int ring;             /* --ring: RING_ANY, RING_SPLIT or RING_PACKED */
 };
+
+/* --ring: the virtqueue layout. */
+enum { RING_ANY = 0, RING_SPLIT, RING_PACKED };
 
 /* getopt_long codes of the shared options; subcommands number theirs from OPT_CMD. */
 enum {
 	OPT_TIMEOUT = 256, OPT_NUM_QUEUES, OPT_QUEUE_SIZE, OPT_DEPTH, OPT_LOG_LEVEL, OPT_HELP,
-	OPT_DISABLE,
+	OPT_DISABLE, OPT_RING,
 	OPT_CMD = 300,
 };
 
@@ -39,6 +43,7 @@ enum {
 	{ "depth", required_argument, NULL, OPT_DEPTH },                \
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },        \
 	{ "disable-features", required_argument, NULL, OPT_DISABLE },   \
+	{ "ring", required_argument, NULL, OPT_RING },                  \
 	{ "help", no_argument, NULL, OPT_HELP }
 
 /* The help text of the shared options. */
@@ -132,6 +137,8 @@ int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 void errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The name of feature bit @bit of a block device ("FLUSH", "VERSION_1"), or NULL. */
 const char *blk_feature_name(unsigned bit);
+/* The virtqueue layout of negotiated @features: "split", "packed", "split+in_order", ... */
+const char *blk_ring_name(uint64_t features);
 /* The name of vhost-user protocol feature bit @bit, or NULL. */
 const char *vu_protocol_feature_name(unsigned bit);
 
