@@ -7,7 +7,10 @@
 CASE is `suite` (info, write, read, verify with flush, discard and write-zeroes; every
 result checked against the image file from the host), `matrix` (verify without
 indirect descriptors, without event-idx, with tiny and large queues, one queue,
-write-through, no discard / write-zeroes), `kill` (the back-end is killed
+write-through, no discard / write-zeroes), `rings` (verify over each virtqueue layout
+and VIRTIO_F_IN_ORDER on and off, with odd packed queue sizes; a combination the
+back-end does not offer is skipped with a message, and --ring=packed must then fail
+cleanly), `kill` (the back-end is killed
 with SIGKILL in the middle of a long read and of a verify: vio must exit non-zero with an
 error, within a few seconds; and stopped with SIGSTOP: vio must give up after --timeout) or `lying` (qsd only: a null-co device that drops writes;
 verify must report every block). Exit 0 pass, 1 fail, 77 skip (qemu-storage-daemon missing).
@@ -265,6 +268,74 @@ def run_matrix(args, work):
         be.stop()
 
 
+# ---- the ring layouts: split and packed, in-order on and off ------------------------------
+
+# (extra vio arguments, the ring verify must report, what the back-end must offer)
+RINGS = [
+    (['--ring=packed'], 'packed+in_order', {'RING_PACKED', 'IN_ORDER'}),
+    (['--ring=packed', '--disable-features=IN_ORDER'], 'packed', {'RING_PACKED'}),
+    (['--ring=split'], 'split+in_order', {'IN_ORDER'}),
+    (['--ring=split', '--disable-features=IN_ORDER'], 'split', set()),
+    (['--disable-features=RING_PACKED,IN_ORDER'], 'split', set()),
+    # Packed Queue Sizes need not be powers of two (VIRTIO 1.4 §2.8).
+    (['--ring=packed', '--queue-size=100'], 'packed+in_order', {'RING_PACKED', 'IN_ORDER'}),
+    (['--ring=packed', '--queue-size=100', '--disable-features=IN_ORDER'], 'packed',
+     {'RING_PACKED'}),
+    # Tiny rings: descriptor lists wrap round the ring, the wrap counters flip often.
+    (['--ring=packed', '--queue-size=5', '--disable-features=INDIRECT_DESC'], 'packed+in_order',
+     {'RING_PACKED', 'IN_ORDER'}),
+    (['--ring=packed', '--queue-size=7', '--depth=3',
+      '--disable-features=INDIRECT_DESC,EVENT_IDX,IN_ORDER'], 'packed', {'RING_PACKED'}),
+    (['--ring=split', '--queue-size=4', '--disable-features=INDIRECT_DESC'], 'split+in_order',
+     {'IN_ORDER'}),
+    (['--ring=packed', '--disable-features=EVENT_IDX'], 'packed+in_order',
+     {'RING_PACKED', 'IN_ORDER'}),
+]
+
+
+def run_rings(args, work):
+    image = os.path.join(work, 'disk.img')
+    sock = os.path.join(work, 'sock')
+    with open(image, 'wb') as f:
+        f.truncate(IMAGE_SIZE)
+    be = Backend(args.backend, args, image, sock, args.num_queues, os.path.join(work, 'backend.log'))
+    try:
+        _, out, _ = vio(args, 'blk', 'info', sock, '--json')
+        info = json.loads(out)
+        offered = set(info['device_feature_names'])
+        # Without --ring, packed and in-order whenever offered.
+        want = ('packed' if 'RING_PACKED' in offered else 'split') + (
+            '+in_order' if 'IN_ORDER' in offered else '')
+        check(info['ring'] == want, f'blk info: ring {info["ring"]!r}, expected {want!r}')
+        skipped = 0
+        for i, (extra, ring, needs) in enumerate(RINGS):
+            if not needs <= offered:
+                print(f'SKIP verify {" ".join(extra)}: {args.backend} does not offer '
+                      f'{", ".join(sorted(needs - offered))} (it offers {" ".join(sorted(offered))})')
+                skipped += 1
+                continue
+            text = verify_and_check(args, sock, image, args.num_queues, 3000 + i, 8 * MiB, extra)
+            check(f' ring={ring}\n' in text, f'expected ring={ring}:\n{text}')
+            print(f'verify {" ".join(extra)}: ok (ring={ring})')
+        # A split ring needs a power of two (VIRTIO 1.4 §2.7): refused with a message.
+        rc, _, err = vio(args, 'blk', 'verify', sock, '--length=1M', '--ring=split',
+                         '--queue-size=100', ok=False)
+        check(rc == 1 and 'power of two' in err, f'split ring of 100: rc {rc}: {err}')
+        rc, _, err = vio(args, 'blk', 'info', sock, '--ring=packed',
+                         '--disable-features=RING_PACKED', ok=False)
+        check(rc != 0 and 'contradict' in err, f'--ring=packed without RING_PACKED: rc {rc}: {err}')
+        if 'RING_PACKED' not in offered:
+            # The user asked for what is not there: say so, do not fall back.
+            rc, _, err = vio(args, 'blk', 'verify', sock, '--length=1M', '--ring=packed', ok=False)
+            check(rc == 1 and 'does not offer VIRTIO_F_RING_PACKED' in err,
+                  f'--ring=packed against a back-end without it: rc {rc}: {err}')
+            print('verify --ring=packed: refused (not offered), as it should be')
+        check(be.proc.poll() is None, 'the back-end died during the ring matrix')
+        print(f'rings: {len(RINGS) - skipped} layouts verified, {skipped} skipped')
+    finally:
+        be.stop()
+
+
 # ---- the back-end killed mid-request ------------------------------------------------------
 
 def wait_for(cond, seconds):
@@ -386,7 +457,7 @@ def main():
     ap.add_argument('--vio', required=True)
     ap.add_argument('--vio-blk')
     ap.add_argument('--workdir', required=True)
-    ap.add_argument('case', choices=['suite', 'matrix', 'kill', 'lying'])
+    ap.add_argument('case', choices=['suite', 'matrix', 'rings', 'kill', 'lying'])
     args = ap.parse_args()
     if args.case == 'lying' and args.backend != 'qsd':
         print('FAIL: the lying device is a qemu-storage-daemon null-co node: --backend=qsd')
@@ -400,7 +471,7 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     work = tempfile.mkdtemp(prefix=f'interop-{args.backend}-{args.case}-', dir=args.workdir)
     try:
-        {'suite': run_suite, 'matrix': run_matrix, 'kill': run_kill,
+        {'suite': run_suite, 'matrix': run_matrix, 'rings': run_rings, 'kill': run_kill,
          'lying': run_lying}[args.case](args, work)
     except Fail as e:
         print(f'FAIL: {e}\n(work directory kept: {work})')
