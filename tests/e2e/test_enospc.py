@@ -96,7 +96,12 @@ def check_run(h, img):
         phase, cpu, result = v.split()
         flushes[(phase, cpu)] = result
 
-    def check_flush(phase, want):
+    def check_flush(phase, want, sticky=False):
+        if sticky and h.args.backend != 'vio':
+            # vio-blk's rule (no flush succeeds after a failed write); qsd is not held to it
+            log(f'enospc: {h.args.backend}: fsync {phase}: '
+                f'{[flushes.get((phase, c)) for c in ("cpu0", "cpu1")]} (not checked)')
+            return
         for cpu in ('cpu0', 'cpu1'):
             got = flushes.get((phase, cpu))
             check(got == want, f'fsync of /dev/vda {phase.replace("-", " ")} on {cpu}: {got}, '
@@ -121,10 +126,10 @@ def check_run(h, img):
               f'({chunks.get(i)})')
 
     check_flush('after-first-chunk', 'ok')
-    check_flush('after-failure', 'fail')
+    check_flush('after-failure', 'fail', sticky=True)
     check(r.get('overwrite') == 'ok', 'overwriting chunk 0 (space already allocated) failed: '
           'the device must go on serving after ENOSPC')
-    check_flush('after-overwrite', 'fail')
+    check_flush('after-overwrite', 'fail', sticky=True)
 
     # The image: every chunk the guest last wrote successfully holds that data.
     final = {}

@@ -123,6 +123,9 @@ def resubmitted_in(lines):
 
 
 def body(h):
+    if h.args.backend != 'vio':
+        raise harness.Skip('restart checks what vio-blk logs about resubmitted requests; it is '
+                           'for --backend=vio only')
     harness.need_faultfs(h.args)
     img = h.path('disk.img')
     harness.write_file(img, harness.pattern('before', SIZE))
