@@ -71,6 +71,21 @@ static int walk_indirect(struct vio_devq *q, struct chain_walk *w, const struct 
 	}
 }
 
+/*
+ * Copies descriptor @src of the shared table into @d, the one read of it:
+ * two 8-byte loads the compiler may neither repeat nor split (the table is
+ * 16-aligned, so each is single-copy atomic), hence no field can be fetched
+ * twice (DESIGN.md §4). A memcpy() here was a call into libc for every
+ * descriptor: the ring builds freestanding, so it is not inlined.
+ */
+static inline void read_desc(const struct virtq_desc *src, struct virtq_desc *d)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)src;
+	uint64_t v[2] = { VIO_READ_ONCE(w[0]), VIO_READ_ONCE(w[1]) };
+
+	__builtin_memcpy(d, v, sizeof(*d)); /* registers to a local: no call */
+}
+
 /* Walks the chain starting at @head; fills @w; 0 or -EIO. */
 static int walk_chain(struct vio_devq *q, struct chain_walk *w, uint16_t head, uint16_t *ndesc)
 {
@@ -83,7 +98,7 @@ static int walk_chain(struct vio_devq *q, struct chain_walk *w, uint16_t head, u
 		/* Bounded by construction: at most Queue Size links. */
 		if (++links > q->num)
 			return devq_fail(q, "descriptor chain longer than the queue (loop)");
-		memcpy(&d, &q->desc[i], sizeof(d)); /* the one read of this descriptor */
+		read_desc(&q->desc[i], &d); /* the one read of this descriptor */
 		flags = le16_to_cpu(d.flags);
 		*ndesc = (uint16_t)links;
 		if (flags & VIRTQ_DESC_F_INDIRECT)
