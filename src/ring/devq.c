@@ -77,6 +77,18 @@ void vio_devq_set_mem(struct vio_devq *q, const struct vio_mem *mem)
 	q->mem = mem;
 }
 
+/*
+ * Index in q->order of the chain @k places after the oldest in flight
+ * (IN_ORDER); k <= num. No division: the queue size of a packed ring need
+ * not be a power of 2, and a '%' here was three divisions per buffer.
+ */
+static inline uint32_t order_pos(const struct vio_devq *q, uint32_t k)
+{
+	uint32_t i = q->order_head + k; /* both < num + 1: no overflow */
+
+	return i >= q->num ? i - q->num : i;
+}
+
 int devq_take(struct vio_devq *q, struct vio_chain *c, uint16_t id, uint16_t ndesc)
 {
 	struct devq_slot *s;
@@ -94,7 +106,7 @@ int devq_take(struct vio_devq *q, struct vio_chain *c, uint16_t id, uint16_t nde
 	if (q->log && !q->resubmitting)
 		inflight_pop(q, id);
 	if (q->in_order)
-		q->order[(q->order_head + q->order_count++) % q->num] = id;
+		q->order[order_pos(q, q->order_count++)] = id;
 	c->id = id;
 	c->ndesc = ndesc;
 	return 0;
@@ -135,11 +147,12 @@ static void in_order_drain(struct vio_devq *q)
 		uint32_t ndesc = 0, len = 0;
 
 		while (nbufs < q->order_count) {
-			struct devq_slot *s = &q->slots[q->order[(q->order_head + nbufs) % q->num]];
+			uint16_t next = q->order[order_pos(q, nbufs)];
+			struct devq_slot *s = &q->slots[next];
 
 			if (!s->done)
 				break;
-			id = q->order[(q->order_head + nbufs) % q->num];
+			id = next;
 			if (q->log)
 				(void)inflight_used(q, id); /* bounded: ids in order are in flight */
 			len = s->len;
@@ -154,7 +167,7 @@ static void in_order_drain(struct vio_devq *q)
 		}
 		if (!nbufs)
 			return;
-		q->order_head = (q->order_head + nbufs) % q->num;
+		q->order_head = order_pos(q, nbufs);
 		q->order_count -= nbufs;
 		if (!q->broken)
 			write_used(q, id, len, nbufs, ndesc);
