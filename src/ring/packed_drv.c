@@ -125,7 +125,8 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
 			put_desc(&q->packed.desc[pos], sg[k].addr, sg[k].len, id);
 			if (k == 0)
 				first_flags = f;
-			else
+			else /* before the release store of the first flags, below or in
+			      * kick_prepare: the device acquires that one first */
 				vio_le16_write(&q->packed.desc[pos].flags, f);
 			advance(q, &pos, &wrap, 1);
 		}
