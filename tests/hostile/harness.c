@@ -232,6 +232,7 @@ uint64_t guva(uint64_t gpa)
 			l_ -= n_;                                                      \
 			done_ += n_;                                                   \
 		}                                                                      \
+		(void)done_; /* not every body needs it */                            \
 	} while (0)
 
 void gwrite(uint64_t gpa, const void *p, uint64_t len)
