@@ -833,15 +833,15 @@ struct flipper {
 	volatile uint32_t *len;   /* a descriptor's len: 512 or far outside memory */
 	volatile uint64_t *sector; /* a header's sector: inside the disk, or just past it */
 	uint64_t good_sector;
-	volatile bool stop;
-	unsigned long flips;
+	bool stop;                /* set by the main thread: atomic accesses only */
+	unsigned long flips;      /* read after the join */
 };
 
 static void *flip(void *arg)
 {
 	struct flipper *f = arg;
 
-	while (!f->stop) {
+	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
 		__atomic_store_n(f->len, cpu_to_le32(0x7ffff000u).v, __ATOMIC_RELAXED);
 		__atomic_store_n(f->sector, cpu_to_le64(IMG_SECTORS).v, __ATOMIC_RELAXED);
 		__atomic_store_n(f->len, cpu_to_le32(512).v, __ATOMIC_RELAXED);
@@ -900,7 +900,7 @@ static void split_descriptor_and_header_rewritten_while_in_use(void)
 			ioerr++;
 		}
 	}
-	f.stop = true;
+	__atomic_store_n(&f.stop, true, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	/* The flipper wrote behind the shadow's back: make them agree again. */
 	sdesc(q, 1, d, 512, NEXT, 2);
