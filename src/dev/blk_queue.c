@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ring/atomic.h"
 #include "blk_aio.h"
 #include "blk_impl.h"
 #include "vio/log.h"
@@ -111,8 +112,14 @@ static void slot_finish(struct vio_blk_queue *bq, struct vio_devq *ring, struct 
 {
 	struct blk_req *r = &s->req;
 
+	/*
+	 * Guest memory: a single store, atomic because the guest (or another
+	 * queue's thread, when a hostile front-end puts two chains on one status
+	 * byte) may write it at the same time. Published by the release store of
+	 * the used index (flags, packed) in vio_devq_flush().
+	 */
 	if (r->status_ptr)
-		*r->status_ptr = status; /* published by the release store of flush */
+		VIO_WRITE_ONCE(*r->status_ptr, status);
 	count(bq, r, r->kind != BLK_REQ_NO_STATUS && status == VIRTIO_BLK_S_OK);
 	/* A broken ring only does the bookkeeping: nothing to handle here. */
 	(void)vio_devq_push(ring, s->chain.id, used_len(r, status));
