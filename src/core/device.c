@@ -9,7 +9,6 @@ int vio_device_set_features(struct vio_device *d, uint64_t driver_features, uint
 {
 	uint64_t offered = d->ops->features(d->dev);
 	uint64_t f = driver_features & ~ignore;
-	int r;
 
 	/* VIRTIO 1.4 §2.2.1: the driver MUST NOT accept a feature not offered. */
 	if (f & ~offered)
@@ -18,7 +17,8 @@ int vio_device_set_features(struct vio_device *d, uint64_t driver_features, uint
 	if (!vio_has_feature(f, VIRTIO_F_VERSION_1))
 		return -EINVAL;
 	if (d->ops->set_features) {
-		r = d->ops->set_features(d->dev, f);
+		int r = d->ops->set_features(d->dev, f);
+
 		if (r)
 			return r;
 	}

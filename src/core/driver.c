@@ -163,13 +163,13 @@ static int generation(struct vio_driver *d, uint32_t *gen)
 int vio_driver_config_read(struct vio_driver *d, uint32_t off, void *buf, uint32_t len)
 {
 	uint32_t before, after;
-	int r;
 
 	if (!len)
 		return -EINVAL;
 	/* VIRTIO 1.4 §2.5.1: re-read until the generation did not move. */
 	for (int i = 0; i < CONFIG_TRIES; i++) {
-		r = generation(d, &before);
+		int r = generation(d, &before);
+
 		if (!r)
 			r = d->ops->config_read(d->t, off, buf, len);
 		if (!r)

@@ -85,7 +85,7 @@ static int walk_indirect(struct vio_devq *q, struct chain_walk *w, uint64_t tabl
  */
 int packed_pop(struct vio_devq *q, struct vio_chain *c)
 {
-	uint16_t pos = q->next_avail, flags, id, start;
+	uint16_t pos = q->next_avail, id, start;
 	bool wrap = q->avail_wrap, start_wrap;
 	struct chain_walk w;
 	uint32_t n = 0;
@@ -97,10 +97,9 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 		struct pvirtq_desc *d = &q->pdesc[pos];
 		uint64_t addr;
 		uint32_t len;
-
 		/* Pairs with the driver's store of flags after the descriptor
 		 * (§2.8.21.1.1); the rest of the list was written before it. */
-		flags = vio_le16_load_acquire(&d->flags);
+		uint16_t flags = vio_le16_load_acquire(&d->flags);
 		if (!is_avail(flags, wrap)) {
 			if (n == 0)
 				return 0;

@@ -215,13 +215,13 @@ static int connect_path(const char *path, int timeout_ms, int *out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	long long deadline = now_ms() + timeout_ms;
-	int r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, path);
 	for (;;) {
-		r = try_connect(&sa, out);
+		int r = try_connect(&sa, out);
+
 		if (r != -EAGAIN)
 			return r;
 		if (now_ms() >= deadline)

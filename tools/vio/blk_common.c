@@ -56,7 +56,6 @@ int parse_size(const char *s, uint64_t *out)
 {
 	static const char units[] = "KMGTP";
 	unsigned long long v;
-	const char *u;
 	char *end;
 	int shift = 0;
 
@@ -67,7 +66,8 @@ int parse_size(const char *s, uint64_t *out)
 	if (errno || end == s)
 		return -1;
 	if (*end) {
-		u = strchr(units, end[0] >= 'a' ? end[0] - 32 : end[0]);
+		const char *u = strchr(units, end[0] >= 'a' ? end[0] - 32 : end[0]);
+
 		if (!u || !*u)
 			return -1;
 		shift = 10 * (int)(u - units + 1);
