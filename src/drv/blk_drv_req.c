@@ -377,7 +377,7 @@ static int add_piece(struct vio_blk_drv_queue *q, struct blk_slot *s, struct vio
 static int issue(struct vio_blk_drv_queue *q)
 {
 	bool added = false;
-	int r = 0, n = 0;
+	int r, n = 0;
 
 	while (!q->error && q->wait_head && q->free) {
 		struct blk_slot *s = q->free;
