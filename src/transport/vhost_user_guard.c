@@ -63,6 +63,7 @@ void vu_guard_remove(void *addr)
 static void on_sigbus(int sig, siginfo_t *si, void *ctx)
 {
 	uintptr_t a = (uintptr_t)si->si_addr;
+	const int prot = PROT_READ | PROT_WRITE, flags = MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS;
 	int saved = errno;
 
 	(void)ctx;
@@ -72,9 +73,11 @@ static void on_sigbus(int sig, siginfo_t *si, void *ctx)
 
 		if (!s || s == UINTPTR_MAX || a < s || a >= e)
 			continue;
-		page = (void *)(a & ~(page_size - 1));
-		if (mmap(page, page_size, PROT_READ | PROT_WRITE,
-			 MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED)
+		page = (char *)si->si_addr - (a & (page_size - 1));
+		/* An anonymous mapping takes fd -1 (cppcheck's POSIX model wants fd >= 0);
+		 * it replaces a page of the region and goes with the region's munmap. */
+		/* cppcheck-suppress [invalidFunctionArg, leakReturnValNotUsed] ; as said above */
+		if (mmap(page, page_size, prot, flags, -1, 0) == MAP_FAILED)
 			break;
 		(void)eventfd_write(guard_fd, 1); /* async-signal-safe: a write(2) */
 		errno = saved;
