@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qthread.h"
@@ -128,7 +129,7 @@ static void *qthread_main(void *arg)
 		int n = ep < 0 ? 0 : epoll_wait(ep, evs, 4, timeout);
 
 		if (ep < 0)
-			usleep(1000);
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
 		for (int i = 0; i < n; i++) {
 			switch (evs[i].data.u32) {
 			case EV_STOP:
