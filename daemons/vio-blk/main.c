@@ -96,6 +96,7 @@ static long parse_num(const char *s, long lo, long hi)
 
 static int parse_group(const char *s, gid_t *out)
 {
+	/* cppcheck-suppress getgrnamCalled ; once, from main(), before any thread starts */
 	struct group *g = getgrnam(s);
 	long v;
 
