@@ -42,7 +42,7 @@
 /* True when feature bit @nr is set in @features. */
 static inline int vio_has_feature(uint64_t features, unsigned nr)
 {
-	return (features >> nr) & 1u;
+	return ((features >> nr) & 1u) != 0;
 }
 
 #endif /* VIO_VIRTIO_H */
