@@ -19,9 +19,10 @@ static bool iov_total(const struct iovec *iov, uint32_t n, uint64_t *out)
 
 /*
  * Copies @len bytes starting @skip bytes into the iovec list to @buf.
- * The caller has checked that skip + len bytes exist.
+ * The caller has checked that skip + len bytes exist; false if they did not
+ * (@buf then only partly written).
  */
-static void iov_copy_out(const struct iovec *iov, uint32_t n, uint64_t skip, void *buf, size_t len)
+static bool iov_copy_out(const struct iovec *iov, uint32_t n, uint64_t skip, void *buf, size_t len)
 {
 	uint8_t *dst = buf;
 
@@ -39,6 +40,7 @@ static void iov_copy_out(const struct iovec *iov, uint32_t n, uint64_t skip, voi
 		len -= take;
 		skip = 0;
 	}
+	return len == 0;
 }
 
 /*
@@ -178,7 +180,8 @@ static enum blk_req_kind parse_segments(const struct chain_view *v, const struct
 		return finish(r, VIRTIO_BLK_S_IOERR);
 	n = (uint32_t)(dlen / sizeof(raw[0]));
 	/* The one read of the segments out of guest memory. */
-	iov_copy_out(v->out, v->nout, sizeof(struct virtio_blk_outhdr), raw, (size_t)dlen);
+	if (!iov_copy_out(v->out, v->nout, sizeof(struct virtio_blk_outhdr), raw, (size_t)dlen))
+		return finish(r, VIRTIO_BLK_S_IOERR);
 	for (uint32_t i = 0; i < n; i++) {
 		uint8_t st = seg_flags_status(&raw[i], discard);
 
@@ -241,7 +244,8 @@ enum blk_req_kind blk_req_parse(const struct vio_chain *c, const struct blk_req_
 	if (v.out_total < sizeof(hdr))
 		return finish(r, VIRTIO_BLK_S_IOERR);
 	/* Snapshot the header once; only the copy is used from here on. */
-	iov_copy_out(v.out, v.nout, 0, &hdr, sizeof(hdr));
+	if (!iov_copy_out(v.out, v.nout, 0, &hdr, sizeof(hdr)))
+		return finish(r, VIRTIO_BLK_S_IOERR);
 	r->type = le32_to_cpu(hdr.type);
 	sector = le64_to_cpu(hdr.sector);
 
