@@ -12,7 +12,7 @@
 #include "blk_aio.h"
 
 /* The fallback for write zeroes writes from this (never written) buffer. */
-#define ZERO_BUF_BYTES (256u * 1024)
+#define ZERO_BUF_BYTES ((size_t)256 * 1024)
 static uint8_t zero_buf[ZERO_BUF_BYTES];
 
 /* Consecutive -EAGAIN / -EINTR tolerated before giving up with the error. */

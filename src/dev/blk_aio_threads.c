@@ -14,7 +14,7 @@
 /* Workers per queue: enough to overlap a few blocking syscalls. */
 #define AIO_THREADS 4u
 /* A worker only makes syscalls: a small stack (many queues, many workers). */
-#define AIO_STACK_BYTES (256u * 1024)
+#define AIO_STACK_BYTES ((size_t)256 * 1024)
 
 /* A FIFO of requests linked through blk_aio_req.next (no allocation). */
 struct req_list {
