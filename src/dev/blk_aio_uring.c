@@ -54,7 +54,8 @@ static void prep(struct aio_uring *u, struct io_uring_sqe *sqe, struct blk_aio_r
 		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
 	default:
-		io_uring_prep_fallocate(sqe, fd, blk_aio_falloc_mode(r->cur), r->offset, r->len);
+		io_uring_prep_fallocate(sqe, fd, blk_aio_falloc_mode(r->cur), (off_t)r->offset,
+					(off_t)r->len);
 		break;
 	}
 	io_uring_sqe_set_data(sqe, r);
