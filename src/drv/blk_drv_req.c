@@ -305,7 +305,7 @@ static uint32_t build_dz(struct vio_blk_drv_queue *q, struct blk_slot *s, uint64
 			cpu_to_le32(req->priv.flags),
 		};
 
-		memcpy(s->dma + 16 + 16 * i, &seg, sizeof(seg));
+		memcpy(s->dma + 16 + 16 * (size_t)i, &seg, sizeof(seg));
 		off += l;
 		left -= l;
 	}

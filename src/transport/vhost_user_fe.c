@@ -233,7 +233,8 @@ static int connect_path(const char *path, int timeout_ms, int *out)
 /* Blocking I/O with a timeout on each send and receive. */
 static int set_timeouts(int fd, int timeout_ms)
 {
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000 };
 	int fl = fcntl(fd, F_GETFL);
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) ||
