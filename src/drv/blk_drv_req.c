@@ -571,7 +571,7 @@ static long long now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* Sleeps on the queue's fds; reacts to what woke it. Returns requests finished or -errno. */

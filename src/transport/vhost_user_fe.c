@@ -183,7 +183,7 @@ static long long now_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ll + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 /* One non-blocking connect attempt; 0, -EAGAIN (backlog full: retry) or -errno. */
