@@ -36,7 +36,7 @@ static int fill_addr(struct sockaddr_un *a, const char *path)
 		vio_err("socket path too long (at most %zu bytes): %s", sizeof(a->sun_path) - 1, path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(a->sun_path, path);
+	memcpy(a->sun_path, path, strlen(path) + 1);
 	return 0;
 }
 

@@ -218,7 +218,7 @@ static int connect_path(const char *path, int timeout_ms, int *out)
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	for (;;) {
 		int r = try_connect(&sa, out);
 

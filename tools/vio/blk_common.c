@@ -90,7 +90,7 @@ static int parse_features(const char *arg, uint64_t *out)
 
 	if (strlen(arg) >= sizeof(buf))
 		return -1;
-	strcpy(buf, arg);
+	memcpy(buf, arg, strlen(arg) + 1);
 	*out = 0;
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		unsigned b;
