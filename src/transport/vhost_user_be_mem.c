@@ -77,7 +77,7 @@ static int map_region(int fd, const struct vhost_user_memory_region *d, struct v
 /* Maps @d from @fd and adds it to @m; on failure nothing stays mapped. */
 static int add_region(struct vio_mem *m, int fd, const struct vhost_user_memory_region *d)
 {
-	struct vio_mem_region r;
+	struct vio_mem_region r = { 0 }; /* nothing to unmap unless map_region() filled it */
 	int ret = map_region(fd, d, &r);
 
 	if (ret)
