@@ -121,7 +121,7 @@ static int parse_seconds(const char *s, double *out)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || (*end && strcmp(end, "s")) || !(v >= 0) || v > 86400)
+	if (errno || end == s || (*end && strcmp(end, "s") != 0) || !(v >= 0) || v > 86400)
 		return -1;
 	*out = v;
 	return 0;

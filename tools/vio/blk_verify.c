@@ -180,7 +180,7 @@ static void explain(struct verify *v, const uint8_t *b, uint64_t off)
 	char what[160];
 	uint64_t at = get_le(b + 8, 8), seed = get_le(b + 16, 8);
 
-	if (memcmp(b, magic, 8)) {
+	if (memcmp(b, magic, 8) != 0) {
 		bool zero = true;
 
 		for (uint32_t i = 0; i < v->bs && zero; i++)
@@ -219,7 +219,7 @@ static int check_read(void *ctx, const struct pipe_slot *s)
 
 	for (size_t i = 0; i < s->len; i += v->bs) {
 		make_block(w->expect, v->bs, s->off + i, v->seed);
-		if (memcmp(s->buf + i, w->expect, v->bs))
+		if (memcmp(s->buf + i, w->expect, v->bs) != 0)
 			explain(v, s->buf + i, s->off + i);
 	}
 	return 0;
