@@ -617,7 +617,7 @@ static int setup_job(struct bench *b, struct job *j, unsigned index)
 	j->index = index;
 	j->q = vio_blk_drv_queue(b->d.drv, (uint16_t)index);
 	j->slots = calloc(depth, sizeof(j->slots[0]));
-	j->ready = calloc(depth, sizeof(j->ready[0]));
+	j->ready = calloc(depth, sizeof(struct io_slot *));
 	j->bufs = vio_blk_drv_buf_alloc(b->d.drv, (size_t)depth * b->o.bs);
 	if (!j->slots || !j->ready || !j->bufs) {
 		errmsg("out of memory for %u buffers of %" PRIu64 " bytes", depth, b->o.bs);
