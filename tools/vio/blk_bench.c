@@ -683,7 +683,7 @@ static int backend_pid;
 /* utime and stime of process @pid from /proc/PID/stat (all its threads, clock ticks). */
 static bool proc_cpu(int pid, uint64_t *user, uint64_t *sys)
 {
-	char path[64], buf[1024], *p;
+	char path[64], buf[1024], *p, *end;
 	unsigned long long ut, st;
 	long hz = sysconf(_SC_CLK_TCK);
 	FILE *f;
@@ -697,10 +697,20 @@ static bool proc_cpu(int pid, uint64_t *user, uint64_t *sys)
 	fclose(f);
 	buf[n] = 0;
 	p = strrchr(buf, ')'); /* the command name may hold anything */
+	if (!p || hz <= 0)
+		return false;
 	/* Fields 3..15 after the name: state ppid pgrp session tty tpgid flags minflt cminflt
-	 * majflt cmajflt utime stime. */
-	if (!p || hz <= 0 || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				    &ut, &st) != 2)
+	 * majflt cmajflt utime stime. To the space before utime, the 12th. */
+	for (int i = 0; i < 12 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (!p)
+		return false;
+	errno = 0;
+	ut = strtoull(p, &end, 10);
+	if (errno || end == p)
+		return false;
+	st = strtoull(end, &p, 10);
+	if (errno || p == end)
 		return false;
 	*user = ut * (1000000000ull / (uint64_t)hz);
 	*sys = st * (1000000000ull / (uint64_t)hz);
