@@ -12,6 +12,8 @@ PKGS="$PKGS qemu-system-x86 qemu-utils linux-image-amd64 busybox-static e2fsprog
 PKGS="$PKGS libfuse3-dev fuse3"
 # sanitizer runtimes for clang, benchmark plots
 PKGS="$PKGS libclang-rt-14-dev gnuplot-nox"
+# static analysis in scripts/check.sh
+PKGS="$PKGS cppcheck clang-tidy-14"
 
 missing=""
 for p in $PKGS; do
