@@ -19,7 +19,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -30,319 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vio.h"
-
-/* ---- options ------------------------------------------------------------------ */
-
-enum rw_mode { RW_READ, RW_WRITE, RW_RANDREAD, RW_RANDWRITE, RW_RW, RW_RANDRW };
-
-static const struct {
-	const char *name;
-	enum rw_mode mode;
-} rw_names[] = {
-	{ "read", RW_READ }, { "write", RW_WRITE }, { "randread", RW_RANDREAD },
-	{ "randwrite", RW_RANDWRITE }, { "rw", RW_RW }, { "readwrite", RW_RW },
-	{ "randrw", RW_RANDRW },
-};
-
-enum {
-	OPT_RW = OPT_CMD, OPT_RWMIX, OPT_BS, OPT_IODEPTH, OPT_NUMJOBS, OPT_RUNTIME, OPT_SIZE,
-	OPT_OFFSET, OPT_RAMP, OPT_OUTPUT, OPT_POLL, OPT_SEED, OPT_BACKEND_PID,
-};
-
-static const struct option long_options[] = {
-	BLK_COMMON_LONG_OPTIONS,
-	{ "rw", required_argument, NULL, OPT_RW },
-	{ "readwrite", required_argument, NULL, OPT_RW },
-	{ "rwmixread", required_argument, NULL, OPT_RWMIX },
-	{ "bs", required_argument, NULL, OPT_BS },
-	{ "blocksize", required_argument, NULL, OPT_BS },
-	{ "iodepth", required_argument, NULL, OPT_IODEPTH },
-	{ "numjobs", required_argument, NULL, OPT_NUMJOBS },
-	{ "runtime", required_argument, NULL, OPT_RUNTIME },
-	{ "size", required_argument, NULL, OPT_SIZE },
-	{ "offset", required_argument, NULL, OPT_OFFSET },
-	{ "ramp_time", required_argument, NULL, OPT_RAMP },
-	{ "output-format", required_argument, NULL, OPT_OUTPUT },
-	{ "poll", required_argument, NULL, OPT_POLL },
-	{ "randseed", required_argument, NULL, OPT_SEED },
-	{ "backend-pid", required_argument, NULL, OPT_BACKEND_PID },
-	{ NULL, 0, NULL, 0 },
-};
-
-struct bench_opts {
-	struct blk_conn_opts conn;
-	enum rw_mode rw;
-	const char *rw_name;
-	unsigned rwmixread;      /* percent of reads (rw / randrw) */
-	uint64_t bs;
-	unsigned iodepth;
-	unsigned numjobs;
-	double runtime, ramp;    /* seconds */
-	uint64_t size, offset;   /* the region; size 0: to the end */
-	bool json;
-	uint64_t poll_ns;        /* spin this long for a completion before sleeping */
-	uint64_t seed;
-	int backend_pid;         /* 0: none; else its CPU time is reported too */
-};
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"Usage: vio blk bench SOCKET [--rw=MODE] [--bs=BYTES] [--iodepth=N] [--numjobs=N]\n"
-		"                            [--runtime=SEC] [options]\n"
-		"Drives the device with a fio-style load for a time and prints IOPS,\n"
-		"bandwidth, latency percentiles and the client's CPU use. Writes DESTROY the\n"
-		"data in the region.\n\n"
-		"  --rw=MODE               read, write, randread (default), randwrite,\n"
-		"                          rw (readwrite), randrw\n"
-		"  --rwmixread=PERCENT     reads among rw / randrw I/Os (default 50)\n"
-		"  --bs=BYTES              bytes per I/O (default 4k; K/M/G suffixes)\n"
-		"  --iodepth=N             I/Os in flight per queue (default 1)\n"
-		"  --numjobs=N             queues, one thread each (default 1)\n"
-		"  --runtime=SECONDS       measured time (default 10; fractions allowed)\n"
-		"  --ramp_time=SECONDS     run this long before measuring (default 0)\n"
-		"  --size=BYTES            the region's length (default: to the end)\n"
-		"  --offset=BYTES          the region's start (default 0)\n"
-		"  --randseed=N            seed of the random offsets (default 0)\n"
-		"  --poll=USEC             spin up to USEC for a completion before sleeping\n"
-		"                          (default 0: sleep on the call eventfd at once)\n"
-		"  --output-format=FMT     normal (default) or json (fio's key names)\n"
-		"  --backend-pid=PID       also report the CPU time of process PID (the\n"
-		"                          back-end) over the measured interval\n"
-		"%s",
-		blk_common_help);
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || (*end && strcmp(end, "s") != 0) || !(v >= 0) || v > 86400)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Returns 0 to go on, 1 for --help (printed), EXIT_USAGE on an error. */
-static int parse(int argc, char **argv, struct bench_opts *o)
-{
-	uint64_t v;
-	size_t i;
-	int c, r;
-
-	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_RW:
-			for (i = 0; i < sizeof(rw_names) / sizeof(rw_names[0]); i++)
-				if (!strcmp(optarg, rw_names[i].name))
-					break;
-			if (i == sizeof(rw_names) / sizeof(rw_names[0]))
-				goto bad;
-			o->rw = rw_names[i].mode;
-			o->rw_name = rw_names[i].name;
-			continue;
-		case OPT_RWMIX:
-			if (parse_uint(optarg, 0, 100, &v))
-				goto bad;
-			o->rwmixread = (unsigned)v;
-			continue;
-		case OPT_BS:
-			if (parse_size(optarg, &v) || v == 0 || v % 512 || v > (1u << 30))
-				goto bad;
-			o->bs = v;
-			continue;
-		case OPT_IODEPTH:
-			if (parse_uint(optarg, 1, 32768, &v))
-				goto bad;
-			o->iodepth = (unsigned)v;
-			continue;
-		case OPT_NUMJOBS:
-			if (parse_uint(optarg, 1, 256, &v))
-				goto bad;
-			o->numjobs = (unsigned)v;
-			continue;
-		case OPT_RUNTIME:
-			if (parse_seconds(optarg, &o->runtime) || o->runtime <= 0)
-				goto bad;
-			continue;
-		case OPT_RAMP:
-			if (parse_seconds(optarg, &o->ramp))
-				goto bad;
-			continue;
-		case OPT_SIZE:
-			if (parse_size(optarg, &o->size) || o->size == 0)
-				goto bad;
-			continue;
-		case OPT_OFFSET:
-			if (parse_size(optarg, &o->offset))
-				goto bad;
-			continue;
-		case OPT_SEED:
-			if (parse_uint(optarg, 0, UINT64_MAX, &o->seed))
-				goto bad;
-			continue;
-		case OPT_POLL:
-			if (parse_uint(optarg, 0, 1000000, &v))
-				goto bad;
-			o->poll_ns = v * 1000;
-			continue;
-		case OPT_BACKEND_PID:
-			if (parse_uint(optarg, 1, INT32_MAX, &v))
-				goto bad;
-			o->backend_pid = (int)v;
-			continue;
-		case OPT_OUTPUT:
-			if (!strcmp(optarg, "json"))
-				o->json = true;
-			else if (!strcmp(optarg, "normal"))
-				o->json = false;
-			else
-				goto bad;
-			continue;
-		case OPT_NUM_QUEUES: /* the shared spelling of --numjobs */
-			if (parse_uint(optarg, 1, 256, &v))
-				goto bad;
-			o->numjobs = (unsigned)v;
-			continue;
-		}
-		r = blk_common_option(c, optarg, &o->conn);
-		if (r == 1) {
-			usage(stdout);
-			return 1;
-		}
-		if (r) {
-			if (r == -2)
-				usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	return blk_take_socket(argc, argv, &o->conn) ? EXIT_USAGE : 0;
-bad:
-	errmsg("invalid value '%s' for --%s", optarg,
-	       c == OPT_RW ? "rw (read, write, randread, randwrite, rw, randrw)" :
-	       c == OPT_RWMIX ? "rwmixread (0..100)" :
-	       c == OPT_BS ? "bs (a multiple of 512, up to 1G)" :
-	       c == OPT_IODEPTH ? "iodepth (1..32768)" :
-	       c == OPT_NUMJOBS || c == OPT_NUM_QUEUES ? "numjobs (1..256)" :
-	       c == OPT_RUNTIME ? "runtime (seconds, > 0)" :
-	       c == OPT_RAMP ? "ramp_time (seconds)" :
-	       c == OPT_POLL ? "poll (microseconds, up to 1000000)" :
-	       c == OPT_OUTPUT ? "output-format (normal, json)" :
-	       c == OPT_SEED ? "randseed" : c == OPT_BACKEND_PID ? "backend-pid" : c == OPT_SIZE ? "size (> 0)" : "offset");
-	return EXIT_USAGE;
-}
-
-/* ---- latency histogram -------------------------------------------------------- */
-
-/*
- * Log-linear: values below 2^HIST_SUB_BITS have a bucket each; above, each
- * power of two is cut into 2^HIST_SUB_BITS equal buckets.
- */
-#define HIST_SUB_BITS 6u
-#define HIST_SUB (1u << HIST_SUB_BITS)
-#define HIST_BUCKETS ((64u - HIST_SUB_BITS + 1u) * HIST_SUB)
-
-struct lat_stats {
-	uint64_t n, min, max;
-	double sum, sumsq;
-	uint64_t bytes;
-	uint64_t hist[HIST_BUCKETS];
-};
-
-static unsigned hist_index(uint64_t v)
-{
-	unsigned msb, shift;
-
-	if (v < HIST_SUB)
-		return (unsigned)v;
-	msb = 63u - (unsigned)__builtin_clzll(v);
-	shift = msb - HIST_SUB_BITS;
-	return (shift + 1) * HIST_SUB + (unsigned)((v >> shift) - HIST_SUB);
-}
-
-/* The middle of bucket @i. */
-static uint64_t hist_value(unsigned i)
-{
-	unsigned shift;
-	uint64_t low;
-
-	if (i < HIST_SUB)
-		return i;
-	shift = i / HIST_SUB - 1;
-	low = (uint64_t)(HIST_SUB + i % HIST_SUB) << shift;
-	return low + (((uint64_t)1 << shift) - 1) / 2;
-}
-
-static void lat_reset(struct lat_stats *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->min = UINT64_MAX;
-}
-
-static inline void lat_add(struct lat_stats *s, uint64_t ns, uint64_t bytes)
-{
-	double d = (double)ns;
-
-	s->n++;
-	s->bytes += bytes;
-	s->min = ns < s->min ? ns : s->min;
-	s->max = ns > s->max ? ns : s->max;
-	s->sum += d;
-	s->sumsq += d * d;
-	s->hist[hist_index(ns)]++;
-}
-
-static void lat_merge(struct lat_stats *to, const struct lat_stats *from)
-{
-	to->n += from->n;
-	to->bytes += from->bytes;
-	to->min = from->min < to->min ? from->min : to->min;
-	to->max = from->max > to->max ? from->max : to->max;
-	to->sum += from->sum;
-	to->sumsq += from->sumsq;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		to->hist[i] += from->hist[i];
-}
-
-/* The value at percentile @p (0..100], as fio: the first bucket reaching ceil(p% of n). */
-static uint64_t lat_percentile(const struct lat_stats *s, double p)
-{
-	uint64_t rank = (uint64_t)ceil(p / 100.0 * (double)s->n), seen = 0;
-
-	if (!s->n)
-		return 0;
-	rank = rank ? rank : 1;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		seen += s->hist[i];
-		if (seen >= rank) {
-			uint64_t v = hist_value(i);
-
-			/* The histogram's resolution, but never outside what was seen. */
-			return v < s->min ? s->min : v > s->max ? s->max : v;
-		}
-	}
-	return s->max;
-}
-
-static double lat_mean(const struct lat_stats *s)
-{
-	return s->n ? s->sum / (double)s->n : 0;
-}
-
-static double lat_stddev(const struct lat_stats *s)
-{
-	double m, var;
-
-	if (s->n < 2)
-		return 0;
-	m = lat_mean(s);
-	var = (s->sumsq - (double)s->n * m * m) / (double)(s->n - 1);
-	return var > 0 ? sqrt(var) : 0;
-}
+#include "blk_bench.h"
 
 /* ---- the jobs ------------------------------------------------------------------- */
 
@@ -358,8 +45,6 @@ struct io_slot {
 	uint64_t t0;      /* ns, at submit */
 	bool write;
 };
-
-struct bench;
 
 struct job {
 	struct bench *b;
@@ -380,23 +65,6 @@ struct job {
 	int error;              /* the first failure (reported) */
 	uint64_t more_errors;   /* failed I/Os after it (counted) */
 };
-
-struct bench {
-	struct bench_opts o;
-	struct blk_dev d;
-	struct job *jobs;
-	uint64_t region_off, region_len, nblocks;
-	_Atomic int phase;
-	atomic_bool failed;
-};
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* xorshift64*: fast, and good enough to pick offsets. */
 static inline uint64_t rnd(uint64_t *s)
@@ -670,14 +338,6 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-struct cpu_sample {
-	uint64_t t;            /* ns, monotonic */
-	uint64_t user, sys;    /* ns */
-	uint64_t ctx;          /* context switches */
-	uint64_t be_user, be_sys; /* ns, the back-end's (--backend-pid) */
-	bool be_ok;
-};
-
 static int backend_pid;
 
 /* utime and stime of process @pid from /proc/PID/stat (all its threads, clock ticks). */
@@ -759,31 +419,6 @@ static void sum_progress(struct bench *b, uint64_t ios[2], uint64_t bytes[2])
 		}
 }
 
-/* "123.4k" style, as fio prints IOPS. */
-static void fmt_count(char *out, size_t n, double v)
-{
-	if (v >= 1e9)
-		snprintf(out, n, "%.1fG", v / 1e9);
-	else if (v >= 1e6)
-		snprintf(out, n, "%.1fM", v / 1e6);
-	else if (v >= 1e4)
-		snprintf(out, n, "%.1fk", v / 1e3);
-	else
-		snprintf(out, n, "%.0f", v);
-}
-
-static void fmt_bw(char *out, size_t n, double bytes_per_s)
-{
-	double mib = bytes_per_s / (1024.0 * 1024.0);
-
-	if (mib >= 1024)
-		snprintf(out, n, "%.2fGiB/s", mib / 1024);
-	else if (mib >= 1)
-		snprintf(out, n, "%.1fMiB/s", mib);
-	else
-		snprintf(out, n, "%.1fKiB/s", bytes_per_s / 1024);
-}
-
 /* One line, rewritten in place: rates of the last interval and the time left. */
 static void progress(struct bench *b, uint64_t prev_ios[2], uint64_t prev_bytes[2],
 		     uint64_t dt_ns, uint64_t left_ns, bool ramp)
@@ -793,10 +428,10 @@ static void progress(struct bench *b, uint64_t prev_ios[2], uint64_t prev_bytes[
 	double s = (double)dt_ns / 1e9;
 
 	sum_progress(b, ios, bytes);
-	fmt_count(r, sizeof(r), (double)(ios[0] - prev_ios[0]) / s);
-	fmt_count(w, sizeof(w), (double)(ios[1] - prev_ios[1]) / s);
-	fmt_bw(br, sizeof(br), (double)(bytes[0] - prev_bytes[0]) / s);
-	fmt_bw(bw, sizeof(bw), (double)(bytes[1] - prev_bytes[1]) / s);
+	bench_fmt_count(r, sizeof(r), (double)(ios[0] - prev_ios[0]) / s);
+	bench_fmt_count(w, sizeof(w), (double)(ios[1] - prev_ios[1]) / s);
+	bench_fmt_bw(br, sizeof(br), (double)(bytes[0] - prev_bytes[0]) / s);
+	bench_fmt_bw(bw, sizeof(bw), (double)(bytes[1] - prev_bytes[1]) / s);
 	printf("\r%s[r=%s,w=%s][r=%s,w=%s IOPS][eta %02" PRIu64 "m:%02" PRIu64 "s]\033[K",
 	       ramp ? "(ramp) " : "", br, bw, r, w, (uint64_t)(left_ns / 60000000000ull),
 	       (uint64_t)(left_ns / 1000000000ull % 60));
@@ -846,133 +481,6 @@ static void run_clock(struct bench *b, bool show, struct cpu_sample *c0, struct 
 		printf("\r\033[K");
 		fflush(stdout);
 	}
-}
-
-/* ---- reporting -------------------------------------------------------------------- */
-
-static const double pcts[] = { 1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95,
-			       99, 99.5, 99.9, 99.95, 99.99 };
-
-struct result {
-	struct lat_stats st[2];
-	double secs;
-	struct cpu_sample c0, c1;
-};
-
-static void print_dir_normal(const char *name, const struct lat_stats *s, double secs)
-{
-	char iops[16], bw[24];
-	double bps = secs > 0 ? (double)s->bytes / secs : 0;
-
-	if (!s->n)
-		return;
-	fmt_count(iops, sizeof(iops), (double)s->n / secs);
-	fmt_bw(bw, sizeof(bw), bps);
-	printf("  %5s: IOPS=%s, BW=%s (%.1fMB/s)(%.1fMiB/%.0fmsec)\n", name, iops, bw, bps / 1e6,
-	       (double)s->bytes / (1024.0 * 1024.0), secs * 1000);
-	printf("    lat (nsec): min=%" PRIu64 ", max=%" PRIu64 ", avg=%.0f, stdev=%.0f\n", s->min,
-	       s->max, lat_mean(s), lat_stddev(s));
-	printf("    lat percentiles (nsec): p50=%" PRIu64 ", p99=%" PRIu64 ", p99.9=%" PRIu64 "\n",
-	       lat_percentile(s, 50), lat_percentile(s, 99), lat_percentile(s, 99.9));
-}
-
-/* The back-end's CPU time over the interval, percent of one CPU; false without it. */
-static bool backend_cpu(const struct result *res, double *usr, double *sys)
-{
-	if (!res->c0.be_ok || !res->c1.be_ok || res->secs <= 0)
-		return false;
-	*usr = (double)(res->c1.be_user - res->c0.be_user) / 1e7 / res->secs;
-	*sys = (double)(res->c1.be_sys - res->c0.be_sys) / 1e7 / res->secs;
-	return true;
-}
-
-static void print_normal(const struct bench *b, const struct result *res)
-{
-	const struct bench_opts *o = &b->o;
-	double cpu_s = (double)(res->c1.user - res->c0.user + res->c1.sys - res->c0.sys) / 1e9;
-	uint64_t ios = res->st[0].n + res->st[1].n;
-	double usr, sys;
-
-	printf("vio blk bench: rw=%s, bs=%" PRIu64 ", iodepth=%u, numjobs=%u, region=[%" PRIu64
-	       ", +%" PRIu64 ")\n", o->rw_name, o->bs, o->iodepth, o->numjobs, b->region_off,
-	       b->region_len);
-	print_dir_normal("read", &res->st[0], res->secs);
-	print_dir_normal("write", &res->st[1], res->secs);
-	printf("  cpu: usr=%.2f%%, sys=%.2f%%, ctx=%" PRIu64 ", %.0f ns per I/O\n",
-	       res->secs > 0 ? (double)(res->c1.user - res->c0.user) / 1e7 / res->secs : 0,
-	       res->secs > 0 ? (double)(res->c1.sys - res->c0.sys) / 1e7 / res->secs : 0,
-	       res->c1.ctx - res->c0.ctx, ios ? cpu_s * 1e9 / (double)ios : 0);
-	if (backend_cpu(res, &usr, &sys))
-		printf("  back-end (pid %d): usr=%.2f%%, sys=%.2f%%, %.0f ns per I/O\n", o->backend_pid,
-		       usr, sys, ios ? (usr + sys) / 100 * res->secs * 1e9 / (double)ios : 0);
-}
-
-static void json_lat(const char *key, const struct lat_stats *s, bool percentiles)
-{
-	printf("        \"%s\" : {\n          \"min\" : %" PRIu64 ",\n          \"max\" : %" PRIu64
-	       ",\n          \"mean\" : %f,\n          \"stddev\" : %f,\n          \"N\" : %" PRIu64,
-	       key, s->n ? s->min : 0, s->max, lat_mean(s), lat_stddev(s), s->n);
-	if (percentiles) {
-		printf(",\n          \"percentile\" : {\n");
-		for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
-			printf("            \"%f\" : %" PRIu64 "%s\n", pcts[i],
-			       lat_percentile(s, pcts[i]),
-			       i + 1 < sizeof(pcts) / sizeof(pcts[0]) ? "," : "");
-		printf("          }");
-	}
-	printf("\n        },\n");
-}
-
-static void json_dir(const char *name, const struct lat_stats *s, double secs, bool last)
-{
-	double bps = secs > 0 ? (double)s->bytes / secs : 0;
-
-	printf("      \"%s\" : {\n", name);
-	printf("        \"io_bytes\" : %" PRIu64 ",\n        \"io_kbytes\" : %" PRIu64 ",\n"
-	       "        \"bw_bytes\" : %.0f,\n        \"bw\" : %.0f,\n        \"iops\" : %f,\n"
-	       "        \"runtime\" : %.0f,\n        \"total_ios\" : %" PRIu64 ",\n"
-	       "        \"short_ios\" : 0,\n        \"drop_ios\" : 0,\n",
-	       s->bytes, s->bytes / 1024, bps, bps / 1024, secs > 0 ? (double)s->n / secs : 0,
-	       secs * 1000, s->n);
-	/* Submission is not timed apart: completion latency is the whole latency. */
-	json_lat("clat_ns", s, true);
-	json_lat("lat_ns", s, false);
-	printf("        \"bw_mean\" : %.0f\n      }%s\n", bps / 1024, last ? "" : ",");
-}
-
-static void print_json(const struct bench *b, const struct result *res)
-{
-	const struct bench_opts *o = &b->o;
-	double usr = res->secs > 0 ? (double)(res->c1.user - res->c0.user) / 1e7 / res->secs : 0;
-	double sys = res->secs > 0 ? (double)(res->c1.sys - res->c0.sys) / 1e7 / res->secs : 0;
-	uint64_t ios = res->st[0].n + res->st[1].n;
-	struct lat_stats none;
-
-	lat_reset(&none);
-	printf("{\n  \"fio version\" : \"vio-%s\",\n  \"timestamp\" : %lld,\n", VIO_VERSION,
-	       (long long)time(NULL));
-	printf("  \"global options\" : {\n    \"rw\" : \"%s\",\n    \"bs\" : \"%" PRIu64 "\",\n"
-	       "    \"iodepth\" : \"%u\",\n    \"numjobs\" : \"%u\",\n    \"runtime\" : \"%g\",\n"
-	       "    \"ramp_time\" : \"%g\",\n    \"size\" : \"%" PRIu64 "\",\n"
-	       "    \"offset\" : \"%" PRIu64 "\",\n    \"rwmixread\" : \"%u\",\n"
-	       "    \"ioengine\" : \"vio\",\n    \"filename\" : \"%s\"\n  },\n",
-	       o->rw_name, o->bs, o->iodepth, o->numjobs, o->runtime, o->ramp, b->region_len,
-	       b->region_off, o->rwmixread, o->conn.socket);
-	printf("  \"jobs\" : [\n    {\n      \"jobname\" : \"vio\",\n      \"groupid\" : 0,\n"
-	       "      \"error\" : %d,\n      \"elapsed\" : %.0f,\n      \"job_runtime\" : %.0f,\n",
-	       atomic_load(&b->failed) ? 1 : 0, o->ramp + res->secs, res->secs * 1000);
-	json_dir("read", &res->st[0], res->secs, false);
-	json_dir("write", &res->st[1], res->secs, false);
-	json_dir("trim", &none, res->secs, true);
-	printf("      ,\n      \"usr_cpu\" : %f,\n      \"sys_cpu\" : %f,\n"
-	       "      \"ctx\" : %" PRIu64 ",\n      \"majf\" : 0,\n      \"minf\" : 0\n    }\n  ]",
-	       usr, sys, res->c1.ctx - res->c0.ctx);
-	/* Not fio's: the back-end's CPU time (--backend-pid), percent of one CPU. */
-	if (backend_cpu(res, &usr, &sys))
-		printf(",\n  \"backend\" : {\n    \"pid\" : %d,\n    \"usr_cpu\" : %f,\n"
-		       "    \"sys_cpu\" : %f,\n    \"cpu_ns_per_io\" : %f\n  }", o->backend_pid, usr,
-		       sys, ios ? (usr + sys) / 100 * res->secs * 1e9 / (double)ios : 0);
-	printf("\n}\n");
 }
 
 /* ---- the command ------------------------------------------------------------------ */
@@ -1042,7 +550,7 @@ int cmd_blk_bench(int argc, char **argv)
 	b->o = (struct bench_opts){ .conn = { .timeout_ms = 30000 }, .rw = RW_RANDREAD,
 				    .rw_name = "randread", .rwmixread = 50, .bs = 4096,
 				    .iodepth = 1, .numjobs = 1, .runtime = 10 };
-	r = parse(argc, argv, &b->o);
+	r = bench_parse(argc, argv, &b->o);
 	if (r) {
 		free(b);
 		free(res);
@@ -1078,9 +586,9 @@ int cmd_blk_bench(int argc, char **argv)
 		if (interrupted)
 			errmsg("interrupted: results of the %.1f s measured", res->secs);
 		if (b->o.json)
-			print_json(b, res);
+			bench_print_json(b, res);
 		else
-			print_normal(b, res);
+			bench_print_normal(b, res);
 		r = atomic_load(&b->failed) ? -1 : 0;
 	}
 	free_jobs(b);
