@@ -614,6 +614,24 @@ run:
 /* Main                                                                */
 /* ------------------------------------------------------------------ */
 
+/* Jiffies of all CPUs from /proc/stat: total and steal (the host ran something else). */
+static void cpu_jiffies(uint64_t *total, uint64_t *steal)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+
+	*total = *steal = 0;
+	if (!f)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) == 8) {
+		for (int i = 0; i < 8; i++)
+			*total += v[i];
+		*steal = v[7];
+	}
+	fclose(f);
+}
+
 static void loadavg(char *buf, size_t n)
 {
 	FILE *f = fopen("/proc/loadavg", "r");
@@ -727,7 +745,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char load0[128], load1[128];
+	char load0[128], load1[192];
+	uint64_t jt0, js0, jt1, js1;
 	uint64_t t0, seed;
 	uint32_t *order, round;
 	pthread_t th;
@@ -804,6 +823,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	loadavg(load0, sizeof(load0));
+	cpu_jiffies(&jt0, &js0);
 	order = calloc(nvar, sizeof(*order));
 	if (!order)
 		die("out of memory");
@@ -863,6 +883,10 @@ int main(int argc, char **argv)
 		pthread_join(th, NULL);
 	}
 	loadavg(load1, sizeof(load1));
+	cpu_jiffies(&jt1, &js1);
+	snprintf(load1 + strlen(load1), sizeof(load1) - strlen(load1),
+		 "; host steal %.1f%% of CPU time during the run",
+		 jt1 > jt0 ? 100.0 * (double)(js1 - js0) / (double)(jt1 - jt0) : 0.0);
 	write_reps();
 	report((double)(now_ns() - t0) / 1e9, load0, load1);
 	plot();
