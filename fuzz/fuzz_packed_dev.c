@@ -234,6 +234,10 @@ static enum mres m_pop(struct mchain *c)
 	}
 	if (M.desc_inflight + n > RM.num || id >= RM.num || M.s[id].inflight)
 		return M_BROKEN;
+	/* With the log, an id made available again before its use was
+	 * published breaks the ring (devq.h). */
+	if (logmem && M.s[id].unflushed)
+		return M_BROKEN;
 	c->id = id;
 	c->ndesc = (uint16_t)n;
 	/* After an id was reused before it was published, the log's save slots

@@ -173,6 +173,10 @@ static enum mres m_pop(struct mchain *c)
 		head = le16_to_cpu(avail->ring[M.last_avail & (RM.num - 1)]);
 		if (head >= RM.num || M.s[head].inflight)
 			return M_BROKEN;
+		/* With the log, a head made available again before its use was
+		 * published breaks the ring (devq.h). */
+		if (logmem && M.s[head].unflushed)
+			return M_BROKEN;
 	}
 	c->id = head;
 	i = head;

@@ -29,7 +29,10 @@
  * expected to signal the vring error eventfd / DEVICE_NEEDS_RESET
  * (VIRTIO 1.4 §2.1.2). Broken-ring violations are:
  *   - available index more than Queue Size ahead of the last one popped;
- *   - a head (split) out of range or already in flight;
+ *   - a head (split) or buffer id (packed) out of range or already in
+ *     flight; with an inflight log, also one made available again after
+ *     it was pushed but before a flush published it (the driver cannot
+ *     have seen it used, VIRTIO 1.4 §2.7.14, §2.8.22);
  *   - a chain longer than Queue Size links (which includes every loop), or
  *     an indirect table walked for more than len/16 links;
  *   - next out of range; INDIRECT without VIRTIO_F_INDIRECT_DESC; INDIRECT

@@ -98,6 +98,12 @@ int devq_take(struct vio_devq *q, struct vio_chain *c, uint16_t id, uint16_t nde
 	s = &q->slots[id];
 	if (s->inflight)
 		return devq_fail(q, "buffer id already in flight");
+	/* The driver makes a buffer available again only after it saw it used
+	 * (VIRTIO 1.4 §2.7.14, §2.8.22), which a flush publishes. Taken again
+	 * before that, two uses would share one inflight log entry, and a
+	 * restart could not tell them apart: refuse it here, where it happens. */
+	if (q->log && s->unpublished)
+		return devq_fail(q, "buffer id made available again before its use was published");
 	s->inflight = 1;
 	s->done = 0;
 	s->ndesc = ndesc;

@@ -16,6 +16,7 @@ struct devq_slot {
 	uint16_t ndesc;    /* descriptors the chain took */
 	uint8_t inflight;  /* popped, and its used element not yet written */
 	uint8_t done;      /* IN_ORDER: pushed, waiting for the ones before it */
+	uint8_t unpublished; /* inflight log: used, and not yet published by a flush */
 };
 
 struct vio_devq {

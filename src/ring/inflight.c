@@ -191,6 +191,7 @@ int inflight_used(struct vio_devq *q, uint16_t id)
 	if (q->log_batch_n >= q->num)
 		return devq_fail(q, "more buffers used between two flushes than the queue size");
 	q->log_batch[q->log_batch_n++] = id;
+	q->slots[id].unpublished = 1;
 	return 0;
 }
 
@@ -221,6 +222,7 @@ void inflight_publish_end(struct vio_devq *q)
 		return;
 	for (uint32_t i = 0; i < q->log_batch_n; i++) {
 		LOG_STORE(e[q->log_batch[i]].inflight, 0);
+		q->slots[q->log_batch[i]].unpublished = 0;
 		if (q->packed)
 			free_slots(q, q->log_batch[i]);
 	}

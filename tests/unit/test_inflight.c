@@ -871,6 +871,7 @@ int main(void)
 		BARE_MATRIX(every_store_of_recovery_is_a_safe_crash_point),
 		BARE_MATRIX(every_store_of_recovery_finishing_a_batch_is_a_safe_crash_point),
 
+		MATRIX(hostile_id_made_available_again_before_published),
 		MATRIX(hostile_inflight_flag_above_1),
 		MATRIX(hostile_inflight_flag_0xff_on_an_idle_entry),
 		MATRIX(hostile_counter_0),

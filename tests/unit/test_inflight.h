@@ -238,6 +238,7 @@ void hostile_packed_batch_used_out_of_range(void **state);
 void hostile_unpublished_or_committed_batch_is_ignored(void **state);
 void hostile_split_batch_not_matching_the_used_index(void **state);
 void hostile_packed_batch_at_used_position_outside_the_ring_is_not_read(void **state);
+void hostile_id_made_available_again_before_published(void **state);
 void hostile_packed_saved_descriptor_outside_guest_memory(void **state);
 void hostile_packed_saved_indirect_inside_a_list(void **state);
 void hostile_packed_saved_indirect_without_the_feature(void **state);

@@ -724,3 +724,31 @@ void split_more_pushes_between_flushes_than_the_queue_size_breaks_it(void **stat
 	assert_true(i <= r->p.num);
 	assert_non_null(vio_devq_error(r->q));
 }
+
+/*
+ * A driver bug: it makes a buffer available again after the device pushed
+ * it but before a flush published it, so it cannot have seen it used
+ * (VIRTIO 1.4 §2.7.14, §2.8.22). Two uses would share one log entry, and a
+ * restart could not tell them apart: the ring breaks at the reuse.
+ * (With IN_ORDER the pushed buffer is still in flight until the flush.)
+ */
+void hostile_id_made_available_again_before_published(void **state)
+{
+	struct rig *r = *state;
+	uint32_t s;
+	uint16_t id;
+
+	drv_add_n(r, 1);
+	s = dev_pop(r);
+	id = r->req[s].id;
+	dev_push(r, s, 0);
+	if (r->packed) {
+		mock_packed_put(&r->vq, r->req[s].b[0].gpa, r->req[s].b[0].len, id, 0);
+		mock_packed_publish(&r->vq);
+	} else {
+		mock_split_make_avail(&r->vq, id);
+	}
+	assert_broken(r, r->in_order ? (r->packed ? "buffer id already in flight"
+						  : "head already in flight")
+				     : "buffer id made available again before its use was published");
+}
