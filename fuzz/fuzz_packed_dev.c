@@ -6,11 +6,11 @@
  * As fuzz_split_dev.c, for the layout of VIRTIO 1.4 §2.8: one descriptor
  * ring both sides write, wrap counters, buffer ids chosen by the driver,
  * descriptor lists, indirect tables and the event suppression structures.
- * The reference model (written from §2.8 and vio/devq.h) predicts each pop,
- * the used descriptors each push and flush write (and where: only over
- * descriptors the device has consumed), the notification decision, and the
- * Device Event Suppression writes. Race pops (common/guest.h) are held to
- * the safety invariants.
+ * The reference model (fuzz_packed_dev_model.c, written from §2.8 and
+ * vio/devq.h) predicts each pop, the used descriptors each push and flush
+ * write (and where: only over descriptors the device has consumed), the
+ * notification decision, and the Device Event Suppression writes. Race pops
+ * (common/guest.h) are held to the safety invariants.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,13 +22,12 @@
 #include "common/fuzz_input.h"
 #include "common/guest.h"
 #include "common/ring_model.h"
+#include "fuzz_packed_dev.h"
 #include "vio/devq.h"
 #include "vio/virtio.h"
 #include "vio/virtio_ring.h"
 
-#define MAX_NUM RM_MAX_NUM
 #define MAX_OPS 256u
-#define BASE_WRAP 0x8000u
 
 enum op {
 	OP_DESC,       /* raw descriptor at ring position i */
@@ -72,9 +71,9 @@ static const char *const op_names[OP_COUNT] = {
 };
 
 
-static struct vio_devq *Q;
-static struct pvirtq_desc *ring;
-static struct pvirtq_event_suppress *drv_ev, *dev_ev;
+struct vio_devq *Q;
+struct pvirtq_desc *ring;
+struct pvirtq_event_suppress *drv_ev, *dev_ev;
 static uint64_t drv_ev_gpa, dev_ev_gpa;
 static struct iovec iov[RM_IOV_MAX_CAP];
 
@@ -83,234 +82,9 @@ static uint16_t drv_pos;
 static bool drv_wrap;
 
 /* The inflight log (vhost-user inflight I/O tracking), when the input asks for one. */
-static void *logmem;
+void *logmem;
 static size_t logsize;
 static bool log_dirty; /* written by the front-end: recovery is unpredictable */
-
-struct mslot {
-	bool inflight, done;
-	bool unflushed;   /* pushed, its used descriptor not yet published */
-	bool unknown;     /* popped in a race window: what the log saved is unknown */
-	uint16_t ndesc;
-	uint32_t in_bytes, len;
-	uint64_t counter; /* pop order */
-};
-
-/* A ring descriptor of a list, as popped (the log saves these for a restart). */
-struct sdesc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-};
-static struct sdesc walked[MAX_NUM]; /* the list the model's last pop walked */
-static struct sdesc *saved[MAX_NUM]; /* per id, the list of the chain in flight */
-
-static struct {
-	bool broken;
-	bool wild;               /* after recovery from a log the front-end wrote */
-	bool reused;             /* an id popped again before its last use was published */
-	uint64_t counter;
-	uint16_t resub[MAX_NUM]; /* recovery: ids popped again first, in pop order */
-	uint32_t nresub, iresub;
-	uint16_t next_avail, next_used, sig_pos;
-	bool avail_wrap, used_wrap, sig_wrap;
-	uint32_t desc_inflight, ninflight;
-	bool batch;           /* used descriptors written since the last flush */
-	uint16_t batch_first; /* the first of them: its flags are published by flush */
-	uint16_t batch_flags;
-	struct mslot s[MAX_NUM];
-	uint16_t order[MAX_NUM]; /* IN_ORDER: ids in pop order */
-	uint32_t ohead, ocount;
-} M;
-
-/* What the ring and the Device Event Suppression must hold after a device call. */
-static struct pvirtq_desc rshadow[MAX_NUM];
-static struct pvirtq_event_suppress dev_shadow, drv_copy;
-
-/* §2.8.1: available when AVAIL is the driver's wrap counter and USED is not. */
-static bool avail_bits(uint16_t flags, bool wrap)
-{
-	return !!(flags & VIRTQ_DESC_F_AVAIL) == wrap && !!(flags & VIRTQ_DESC_F_USED) != wrap;
-}
-
-static void step(uint16_t *pos, bool *wrap, uint32_t n)
-{
-	uint32_t p = *pos + n;
-
-	while (p >= RM.num) {
-		p -= RM.num;
-		*wrap = !*wrap;
-	}
-	*pos = (uint16_t)p;
-}
-
-static uint32_t m_base(void)
-{
-	return (uint32_t)M.next_avail | (M.avail_wrap ? BASE_WRAP : 0) |
-	       ((uint32_t)M.next_used << 16) | (M.used_wrap ? BASE_WRAP << 16 : 0);
-}
-
-/* Adds the k-th ring descriptor of a list to @c; false: the ring is broken. */
-static bool m_list_desc(struct mchain *c, uint32_t k, const struct sdesc *d, bool from_log)
-{
-	if (!(d->flags & VIRTQ_DESC_F_INDIRECT))
-		return rm_add(c, d->addr, d->len, d->flags & VIRTQ_DESC_F_WRITE);
-	/* §2.8.19: an indirect descriptor is a whole list of its own. */
-	if (k > 0 || (!from_log && (d->flags & VIRTQ_DESC_F_NEXT)) || !rm_indirect_ok(d->addr, d->len))
-		return false;
-	for (uint32_t i = 0; i < d->len / 16; i++) {
-		struct pvirtq_desc e;
-		uint16_t efl;
-
-		if (!rm_read(d->addr + 16ull * i, &e, sizeof(e)))
-			return false;
-		efl = le16_to_cpu(e.flags);
-		if (efl & VIRTQ_DESC_F_INDIRECT)
-			return false;
-		if (!rm_add(c, le64_to_cpu(e.addr), le32_to_cpu(e.len), efl & VIRTQ_DESC_F_WRITE))
-			return false;
-	}
-	return true;
-}
-
-/* A chain the model cannot predict: popped again from a list the model never saw. */
-#define M_UNKNOWN ((enum mres)(M_BROKEN + 1))
-/*
- * A chain, or the ring broken: the driver made available more descriptors
- * than it has seen used (it reused positions of lists pushed but not yet
- * published). Without the log the device counts those lists as used at
- * push; with it, at publish (their descriptors stay saved until then).
- */
-#define M_EITHER ((enum mres)(M_BROKEN + 2))
-
-/* Descriptors of lists pushed and not yet published. */
-static uint32_t unflushed_descs(void)
-{
-	uint32_t n = 0;
-
-	for (uint32_t i = 0; i < RM.num; i++)
-		if (M.s[i].unflushed || (M.s[i].inflight && M.s[i].done))
-			n += M.s[i].ndesc;
-	return n;
-}
-
-/* What the next pop must do (§2.8.5-§2.8.7, §2.8.17, §2.8.19, vio/devq.h). */
-static enum mres m_pop(struct mchain *c)
-{
-	uint16_t pos = M.next_avail, id = 0;
-	bool wrap = M.avail_wrap;
-	uint32_t n = 0;
-
-	memset(c, 0, sizeof(*c));
-	if (M.broken)
-		return M_BROKEN;
-	if (M.iresub < M.nresub) {
-		/* After a restart, the lists in flight come first, from the log. */
-		id = M.resub[M.iresub];
-		c->id = id;
-		c->ndesc = M.s[id].ndesc;
-		if (M.s[id].unknown)
-			return M_UNKNOWN;
-		for (uint32_t k = 0; k < M.s[id].ndesc; k++)
-			if (!m_list_desc(c, k, &saved[id][k], true))
-				return M_BROKEN;
-		return M_CHAIN;
-	}
-	for (;;) {
-		struct pvirtq_desc d = ring[pos];
-		uint16_t fl = le16_to_cpu(d.flags);
-
-		if (!avail_bits(fl, wrap))
-			return n == 0 ? M_EMPTY : M_BROKEN; /* a list ends in a used descriptor */
-		if (++n > RM.num)
-			return M_BROKEN;
-		id = le16_to_cpu(d.id); /* the last one's counts (§2.8.6) */
-		step(&pos, &wrap, 1);
-		walked[n - 1] = (struct sdesc){ le64_to_cpu(d.addr), le32_to_cpu(d.len), fl };
-		if (!m_list_desc(c, n - 1, &walked[n - 1], false))
-			return M_BROKEN;
-		if (!(fl & VIRTQ_DESC_F_NEXT))
-			break;
-	}
-	if (M.desc_inflight + n > RM.num || id >= RM.num || M.s[id].inflight)
-		return M_BROKEN;
-	/* With the log, an id made available again before its use was
-	 * published breaks the ring (devq.h). */
-	if (logmem && M.s[id].unflushed)
-		return M_BROKEN;
-	c->id = id;
-	c->ndesc = (uint16_t)n;
-	/* After an id was reused before it was published, the log's save slots
-	 * are no longer accounted for (see fuzz/README.md, findings). */
-	if (logmem && (M.reused || M.desc_inflight + unflushed_descs() + n > RM.num))
-		return M_EITHER;
-	return M_CHAIN;
-}
-
-/* Chain @id popped; @list: its ring descriptors as the model walked them (NULL: unknown). */
-static void m_take(uint16_t id, uint16_t ndesc, uint64_t in_bytes, const struct sdesc *list)
-{
-	bool again = M.iresub < M.nresub;
-	bool unknown = again ? M.s[id].unknown : !list;
-
-	/* The driver reused the id before it saw it used (a driver bug): the
-	 * log's entry for it is then shared by two lists, and a restart may
-	 * refuse the log (see fuzz/README.md, findings). */
-	if (M.s[id].unflushed)
-		M.reused = true;
-	M.s[id] = (struct mslot){ .inflight = true, .ndesc = ndesc, .unknown = unknown,
-				  .counter = ++M.counter,
-				  .in_bytes = in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)in_bytes };
-	M.ninflight++;
-	M.desc_inflight += ndesc;
-	if (RM.in_order)
-		M.order[(M.ohead + M.ocount++) % RM.num] = id;
-	if (again) {
-		M.iresub++; /* from the log: the ring positions were taken before */
-		return;
-	}
-	if (list) {
-		saved[id] = realloc(saved[id], ndesc * sizeof(*list));
-		CHECK(saved[id], "realloc");
-		memcpy(saved[id], list, ndesc * sizeof(*list));
-	}
-	step(&M.next_avail, &M.avail_wrap, ndesc);
-}
-
-static void snapshot(void)
-{
-	memcpy(rshadow, ring, 16ull * RM.num);
-	memcpy(&dev_shadow, dev_ev, sizeof(dev_shadow));
-	memcpy(&drv_copy, drv_ev, sizeof(drv_copy));
-}
-
-static void check_areas(const char *after)
-{
-	CHECK(!memcmp(&drv_copy, drv_ev, sizeof(drv_copy)),
-	      "%s wrote the Driver Event Suppression", after);
-	if (M.wild) {
-		/* Recovered from a log the front-end wrote: only the invariants. */
-		CHECK(!M.broken || vio_devq_error(Q), "broken queue lost its reason after %s", after);
-		M.broken = vio_devq_error(Q) != NULL;
-		CHECK(vio_devq_inflight(Q) == M.ninflight, "inflight %u, %u popped and not pushed",
-		      vio_devq_inflight(Q), M.ninflight);
-		return;
-	}
-	for (uint32_t p = 0; p < RM.num; p++)
-		CHECK(!memcmp(&rshadow[p], &ring[p], sizeof(ring[p])),
-		      "descriptor %u differs from the model after %s (flags 0x%x, model 0x%x)", p,
-		      after, le16_to_cpu(ring[p].flags), le16_to_cpu(rshadow[p].flags));
-	CHECK(!memcmp(&dev_shadow, dev_ev, sizeof(dev_shadow)),
-	      "Device Event Suppression differs from the model after %s", after);
-	/* (Once broken the ring needs a reset: its base means nothing.) */
-	CHECK(M.broken || vio_devq_base(Q) == m_base(), "base 0x%x, model 0x%x after %s",
-	      vio_devq_base(Q), m_base(), after);
-	if (M.broken)
-		CHECK(vio_devq_error(Q), "broken queue without a reason after %s", after);
-	else
-		CHECK(!vio_devq_error(Q), "queue broken after %s, model not: %s", after,
-		      vio_devq_error(Q));
-}
 
 static void restart(void);
 static sigjmp_buf crash_env;
@@ -463,13 +237,6 @@ static int pick_inflight(uint32_t k)
 	return -1;
 }
 
-/* §2.8.1: a used descriptor has AVAIL and USED equal to the device's wrap counter. */
-static uint16_t used_flags(bool wrap, uint32_t len)
-{
-	return (uint16_t)((wrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0) |
-			  (len ? VIRTQ_DESC_F_WRITE : 0));
-}
-
 static void do_push(uint16_t id, uint32_t len, uint32_t crash_at)
 {
 	bool known = id < RM.num && M.s[id].inflight && !M.s[id].done;
@@ -531,40 +298,6 @@ static void do_push(uint16_t id, uint32_t len, uint32_t crash_at)
 	check_areas("push");
 	if (crash_at)
 		restart();
-}
-
-/* Positions [from, from + n) on the ring; is @pos (any wrap) among them? */
-static bool in_window(uint16_t from, uint32_t n, uint16_t pos)
-{
-	return (pos + RM.num - from) % RM.num < n || n >= RM.num;
-}
-
-/* §2.8.10, RING_EVENT_FLAGS_DESC: the named descriptor was used since the last flush. */
-static bool passed(uint16_t event)
-{
-	uint32_t n2 = 2 * RM.num, off = event & 0x7fff;
-	uint32_t old = M.sig_pos + (M.sig_wrap ? 0 : RM.num);
-	uint32_t cur = M.next_used + (M.used_wrap ? 0 : RM.num);
-	uint32_t ev;
-
-	if (off >= RM.num)
-		return true; /* nonsense from the driver: the device notifies (packed_dev.c) */
-	ev = off + ((event & 0x8000) ? 0 : RM.num);
-	return (ev + n2 - old) % n2 < (cur + n2 - old) % n2;
-}
-
-/*
- * The first descriptor of the batch, at the published position P of lap W,
- * shows it was published: made available in lap W (AVAIL = W, USED = !W),
- * the flush stores AVAIL = USED = W, and a driver that reaped it may already
- * have made P available in the next lap (AVAIL = !W, USED = W). USED == W
- * tells both published states from the unpublished one (as recovery does).
- */
-static bool shows_used(void)
-{
-	uint16_t fl = le16_to_cpu(ring[M.sig_pos].flags);
-
-	return !!(fl & VIRTQ_DESC_F_USED) == M.sig_wrap;
 }
 
 /*
