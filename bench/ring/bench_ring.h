@@ -46,6 +46,9 @@ struct result {
 	uint64_t calls;      /* T_VIRTQ: flush() said notify (whole task) */
 	uint64_t preempt_a;  /* involuntary context switches of A during the task */
 	uint64_t preempt_b;  /* ... and of B */
+	uint64_t off_a_ns;   /* time A was off its CPU during the task (wall - thread CPU time) */
+	uint64_t off_b_ns;   /* ... and B */
+	uint64_t wall_ns;    /* the whole task, as A saw it */
 	const char *err;     /* NULL, or why the task failed */
 };
 
@@ -78,6 +81,7 @@ static inline void store_rel32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v,
 
 uint64_t now_ns(void);
 uint64_t thread_preemptions(void);
+uint64_t thread_cpu_ns(void); /* CLOCK_THREAD_CPUTIME_ID */
 
 /*
  * Each task has an A side and a B side. A side: runs until the task's time

@@ -13,7 +13,7 @@ import sys
 
 REPS_COLS = ["round", "task", "placement", "rtt_before_ns", "rtt_after_ns", "buffers",
              "seconds", "buf_per_s", "total", "device_moved", "kicks", "calls",
-             "preempt_a", "preempt_b"]
+             "preempt_a", "preempt_b", "off_cpu_a_ns", "off_cpu_b_ns"]
 SUMMARY_COLS = ["placement", "task", "kind", "batch", "n", "buf_per_s_median",
                 "buf_per_s_p25", "buf_per_s_p75", "vs_idx_ring", "vs_desc_ring",
                 "vs_best_desc_ring", "kicks_per_buf", "calls_per_buf", "rtt_ns"]

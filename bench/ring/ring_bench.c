@@ -38,11 +38,11 @@ static struct {
 	uint32_t probes;
 	const char *outdir, *only, *solo;
 	int cpu[2];
-	double split_ns, max_rtt_ns;
+	double split_ns, max_rtt_ns, max_off;
 	uint64_t seed;
 } opt = {
 	.seconds = 180, .rep_ns = 100000000, .warm_ns = 10000000, .probes = 200,
-	.outdir = ".", .cpu = { -1, -1 }, .split_ns = 200, .max_rtt_ns = 2000,
+	.outdir = ".", .cpu = { -1, -1 }, .split_ns = 200, .max_rtt_ns = 2000, .max_off = 0.02,
 };
 
 /* ------------------------------------------------------------------ */
@@ -166,6 +166,14 @@ static int pin(int cpu)
 	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+/* Time this thread spent off its CPU since wall time @w0 and thread CPU time @c0. */
+static uint64_t off_cpu(uint64_t w0, uint64_t c0)
+{
+	uint64_t wall = now_ns() - w0, cpu = thread_cpu_ns() - c0;
+
+	return wall > cpu ? wall - cpu : 0;
+}
+
 static void *b_main(void *arg)
 {
 	uint32_t seen = 0;
@@ -175,7 +183,7 @@ static void *b_main(void *arg)
 		die("cannot pin thread B to CPU %d", opt.cpu[1]);
 	for (;;) {
 		struct task t;
-		uint64_t p0;
+		uint64_t p0, w0, c0;
 		uint32_t g;
 
 		while ((g = load_acq32(&g_ctl->task_gen)) == seen)
@@ -186,6 +194,8 @@ static void *b_main(void *arg)
 			break;
 		memset(&g_ctl->b, 0, sizeof(g_ctl->b));
 		p0 = thread_preemptions();
+		w0 = now_ns();
+		c0 = thread_cpu_ns();
 		switch (t.kind) {
 		case T_PROBE: probe_b(&t); break;
 		case T_IDX: idx_b(&t); break;
@@ -194,6 +204,7 @@ static void *b_main(void *arg)
 		case T_QUIT: break;
 		}
 		g_ctl->b.preempt_b = thread_preemptions() - p0;
+		g_ctl->b.off_b_ns = off_cpu(w0, c0);
 		store_rel32(&g_ctl->done_gen, g); /* pairs with run_task()'s acquire */
 	}
 	return NULL;
@@ -202,7 +213,7 @@ static void *b_main(void *arg)
 /* Runs @t on both threads (A is this one); fills @r. */
 static void run_task(const struct task *t, struct result *r)
 {
-	uint64_t p0, deadline;
+	uint64_t p0, w0, c0, deadline;
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -220,6 +231,8 @@ static void run_task(const struct task *t, struct result *r)
 	if (t->kind == T_QUIT)
 		return;
 	p0 = thread_preemptions();
+	w0 = now_ns();
+	c0 = thread_cpu_ns();
 	switch (t->kind) {
 	case T_PROBE: rc = probe_a(t, r); break;
 	case T_IDX: rc = idx_a(t, r); break;
@@ -228,6 +241,8 @@ static void run_task(const struct task *t, struct result *r)
 	case T_QUIT: break;
 	}
 	r->preempt_a = thread_preemptions() - p0;
+	r->off_a_ns = off_cpu(w0, c0);
+	r->wall_ns = now_ns() - w0;
 	deadline = now_ns() + 10000000000ull;
 	while (load_acq32(&g_ctl->done_gen) != gen) {
 		relax();
@@ -237,6 +252,7 @@ static void run_task(const struct task *t, struct result *r)
 	r->b_moved = g_ctl->b.b_moved;
 	r->calls = g_ctl->b.calls;
 	r->preempt_b = g_ctl->b.preempt_b;
+	r->off_b_ns = g_ctl->b.off_b_ns;
 	if (g_ctl->b.err && !r->err)
 		r->err = g_ctl->b.err;
 	(void)rc;
@@ -293,7 +309,10 @@ static int classify(const struct rep *p)
 		return D_WILD;
 	if (a != b)
 		return D_MIXED;
-	if (!opt.keep_preempted && (p->r.preempt_a || p->r.preempt_b))
+	/* Preempted: a thread lost more than --max-off of the task to others
+	 * (a tick's kernel work is not; a context switch alone says nothing). */
+	if (!opt.keep_preempted && (p->r.off_a_ns > opt.max_off * (double)p->r.wall_ns ||
+				    p->r.off_b_ns > opt.max_off * (double)p->r.wall_ns))
 		return D_PREEMPTED;
 	return a;
 }
@@ -386,16 +405,19 @@ static void write_reps(void)
 	static const char *const cls_name[] = { "near", "far", "mixed", "preempted", "wild" };
 
 	fprintf(f, "round\ttask\tplacement\trtt_before_ns\trtt_after_ns\tbuffers\tseconds\t"
-		   "buf_per_s\ttotal\tdevice_moved\tkicks\tcalls\tpreempt_a\tpreempt_b\n");
+		   "buf_per_s\ttotal\tdevice_moved\tkicks\tcalls\tpreempt_a\tpreempt_b\t"
+		   "off_cpu_a_ns\toff_cpu_b_ns\n");
 	for (size_t i = 0; i < nreps; i++) {
 		const struct rep *p = &reps[i];
 
-		fprintf(f, "%u\t%s\t%s\t%.1f\t%.1f\t%llu\t%.6f\t%.0f\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu\n",
+		fprintf(f, "%u\t%s\t%s\t%.1f\t%.1f\t%llu\t%.6f\t%.0f\t%llu\t%llu\t%llu\t%llu\t%llu\t%llu"
+			   "\t%llu\t%llu\n",
 			p->round, var[p->v].name, cls_name[p->cls], p->rtt0, p->rtt1,
 			(unsigned long long)p->r.buffers, p->r.seconds, rate(p),
 			(unsigned long long)p->r.total, (unsigned long long)p->r.b_moved,
 			(unsigned long long)p->r.kicks, (unsigned long long)p->r.calls,
-			(unsigned long long)p->r.preempt_a, (unsigned long long)p->r.preempt_b);
+			(unsigned long long)p->r.preempt_a, (unsigned long long)p->r.preempt_b,
+			(unsigned long long)p->r.off_a_ns, (unsigned long long)p->r.off_b_ns);
 	}
 	fclose(f);
 }
@@ -711,6 +733,8 @@ static void usage(void)
 	       "  --probes=N      round trips per probe block (default 200; 7 blocks)\n"
 	       "  --split-ns=NS   probe round trip below which the placement is near (default 200)\n"
 	       "  --max-rtt-ns=NS a probe above this is disturbed: its repetition is dropped (2000)\n"
+	       "  --max-off=F     a repetition in which a thread was off its CPU for more than\n"
+	       "                  this fraction of it was preempted: dropped (0.02)\n"
 	       "  --keep-preempted  keep repetitions in which a thread was preempted\n"
 	       "  --cpus=A,B      the two CPUs (default: the first two allowed)\n"
 	       "  --only=STR      only the virtqueue variants whose name contains STR\n"
@@ -734,6 +758,7 @@ int main(int argc, char **argv)
 		{ "split-ns", required_argument, NULL, 'S' },
 		{ "max-rtt-ns", required_argument, NULL, 'M' },
 		{ "keep-preempted", no_argument, NULL, 'k' },
+		{ "max-off", required_argument, NULL, 'F' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "no-limits", no_argument, NULL, 'n' },
@@ -763,6 +788,7 @@ int main(int argc, char **argv)
 		case 'S': opt.split_ns = atof(optarg); break;
 		case 'M': opt.max_rtt_ns = atof(optarg); break;
 		case 'k': opt.keep_preempted = true; break;
+		case 'F': opt.max_off = atof(optarg); break;
 		case 'c':
 			if (sscanf(optarg, "%d,%d", &opt.cpu[0], &opt.cpu[1]) != 2)
 				die("--cpus=A,B");
