@@ -290,7 +290,10 @@ static void test_bad_reply_at_connect(void **state)
 		f->be.bad_req = VHOST_USER_GET_FEATURES;
 		f->be.bad = connect_cases[i].bad;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		assert_int_equal(connect_fe(f, 300), connect_cases[i].err);
+		/* A short timeout only where it is what the case waits for: under
+		 * a sanitizer on a loaded machine a reply can take longer. */
+		assert_int_equal(connect_fe(f, connect_cases[i].bad == BAD_SILENT ? 300 : 5000),
+				 connect_cases[i].err);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		/* No hang: at most the timeout. */
 		assert_true(t1.tv_sec - t0.tv_sec < 3);
@@ -314,7 +317,7 @@ static void test_bad_config_reply_is_sticky(void **state)
 					  .protocol = VIO_BIT(VHOST_USER_PROTOCOL_F_CONFIG),
 					  .memfd = -1, .bad_req = VHOST_USER_GET_CONFIG,
 					  .bad = bads[i] };
-		assert_int_equal(connect_fe(f, 500), 0);
+		assert_int_equal(connect_fe(f, 5000), 0);
 		assert_int_equal(ops()->config_read(f->fe, 4, buf, sizeof(buf)), -EPROTO);
 		assert_int_equal(vio_vu_fe_error(f->fe), -EPROTO);
 		assert_int_equal(ops()->get_status(f->fe, &st), -EPROTO);
@@ -385,11 +388,11 @@ static void test_silent_backend_times_out(void **state)
 
 	f->be.bad_req = VHOST_USER_GET_CONFIG;
 	f->be.bad = BAD_SILENT;
-	assert_int_equal(connect_fe(f, 200), 0);
+	assert_int_equal(connect_fe(f, 1000), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(ops()->config_read(f->fe, 0, buf, sizeof(buf)), -ETIMEDOUT);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	assert_true(t1.tv_sec - t0.tv_sec < 2);
+	assert_true(t1.tv_sec - t0.tv_sec < 4);
 	finish(f);
 }
 
