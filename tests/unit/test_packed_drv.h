@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guarded.h"
 #include "vio/drvq.h"
 #include "vio/virtio.h"
 #include "vio/virtio_ring.h"
@@ -36,16 +37,7 @@
 
 #define IND_ADDR 0x7000000000ull
 #define BUF      0xdead00000000ull
-#define CANARY   0xcd
 
-/* An object at the end of its own mapping, against a PROT_NONE page (test_packed_drv.c). */
-struct guarded {
-	void *map;
-	size_t map_size;
-	uint8_t *p;
-	size_t size;
-	size_t slack;
-};
 
 /* The fixture: a queue, its ring and event suppression areas, its tables, the fake device. */
 struct params {

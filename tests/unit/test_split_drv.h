@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "guarded.h"
 #include "vio/drvq.h"
 #include "vio/virtio.h"
 #include "vio/virtio_ring.h"
@@ -34,16 +35,7 @@
 /* The device's address of indirect table 0, and of buffers (never mapped). */
 #define IND_ADDR 0x7000000000ull
 #define BUF      0xdead00000000ull
-#define CANARY   0xcd
 
-/* An object at the end of its own mapping, against a PROT_NONE page (test_split_drv.c). */
-struct guarded {
-	void *map;
-	size_t map_size;
-	uint8_t *p;   /* the object: [p, p + size) */
-	size_t size;
-	size_t slack; /* canary bytes after the object, before the guard page */
-};
 
 /* The fixture: a queue, its three ring areas, its indirect tables, and the fake device. */
 struct params {
