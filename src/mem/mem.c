@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "mem_impl.h"
 #include "vio/mem.h"
 
 void vio_mem_init(struct vio_mem *m)
@@ -131,7 +132,7 @@ int vio_mem_gpa_check(const struct vio_mem *m, uint64_t gpa, uint64_t len)
 	return 0;
 }
 
-void *vio_mem_gpa_ptr(const struct vio_mem *m, uint64_t gpa, uint64_t len)
+void *mem_gpa_ptr_lookup(const struct vio_mem *m, uint64_t gpa, uint64_t len, uint32_t *hint)
 {
 	const struct vio_mem_region *r;
 	uint64_t end;
@@ -141,7 +142,15 @@ void *vio_mem_gpa_ptr(const struct vio_mem *m, uint64_t gpa, uint64_t len)
 	r = find_gpa(m, gpa);
 	if (!r || len > r->size - (gpa - r->gpa))
 		return NULL;
+	*hint = (uint32_t)(r - m->regions);
 	return (char *)r->hva + (gpa - r->gpa);
+}
+
+void *vio_mem_gpa_ptr(const struct vio_mem *m, uint64_t gpa, uint64_t len)
+{
+	uint32_t unused;
+
+	return mem_gpa_ptr_lookup(m, gpa, len, &unused);
 }
 
 void *vio_mem_uva_ptr(const struct vio_mem *m, uint64_t uva, uint64_t len)

@@ -4,8 +4,6 @@
 
 #include "devq_impl.h"
 
-/* VIRTIO 1.4 §2.7.5.2: a chain is at most 2^32 bytes in total. */
-#define CHAIN_MAX_BYTES (1ull << 32)
 /* Largest indirect table we walk: one full queue (VIRTIO 1.4 §2.7.5.3.1, §2.8.19). */
 #define INDIRECT_MAX_BYTES (16ull * VIRTQ_MAX_SIZE)
 
@@ -26,16 +24,8 @@ int chain_indirect_check(struct vio_devq *q, uint64_t table, uint32_t len)
 	return 0;
 }
 
-void chain_begin(struct chain_walk *w, struct vio_chain *c)
-{
-	w->c = c;
-	w->overflow = false;
-	w->seen_writable = false;
-	c->nout = c->nin = 0;
-	c->out_bytes = c->in_bytes = 0;
-}
-
-int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len, bool writable)
+int chain_add_slow(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len,
+		   bool writable)
 {
 	struct vio_chain *c = w->c;
 	uint32_t used = c->nout + c->nin;
@@ -49,18 +39,11 @@ int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t 
 	if (writable)
 		w->seen_writable = true;
 	if (!w->overflow) {
-		void *p;
-
-		/* No &c->iov[used] when there is no room: iov may be NULL with a cap of 0. */
-		if (used < c->iov_cap && (p = vio_mem_gpa_ptr(q->mem, addr, len))) {
-			/* The common case: all of it inside one region (NULL for a
-			 * zero length, a range across regions or outside them, which
-			 * vio_mem_gpa_iov() below sorts out). Half the instructions of
-			 * vio_mem_gpa_iov() for a one-iovec buffer. */
-			c->iov[used].iov_base = p;
-			c->iov[used].iov_len = len;
-			n = 1;
-		} else if (used < c->iov_cap) {
+		/* No &c->iov[used] when there is no room: iov may be NULL with a
+		 * cap of 0. A buffer inside one region took the inline way
+		 * (chain_add()); here it is of zero length, across regions or
+		 * outside them. */
+		if (used < c->iov_cap) {
 			n = vio_mem_gpa_iov(q->mem, addr, len, &c->iov[used], c->iov_cap - used);
 		} else {
 			n = len ? -ENOBUFS : 0;

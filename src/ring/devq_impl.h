@@ -6,8 +6,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../mem/mem_impl.h"
 #include "vio/devq.h"
 #include "vio/virtio_ring.h"
+
+/* VIRTIO 1.4 §2.7.5.2: a chain is at most 2^32 bytes in total. */
+#define CHAIN_MAX_BYTES (1ull << 32)
 
 /* Per-id bookkeeping: which chains are in flight, and their shape. */
 struct devq_slot {
@@ -28,6 +32,7 @@ struct vio_devq {
 	bool broken;
 	const char *err;
 	const struct vio_mem *mem;
+	uint32_t mem_hint; /* the region of the last buffer (mem_gpa_ptr_hint()) */
 	uint32_t inflight; /* popped and not yet pushed */
 
 	/* split layout */
@@ -102,9 +107,52 @@ struct chain_walk {
 	bool overflow; /* more iovecs than c->iov_cap: keep validating, fill no more */
 	bool seen_writable;
 };
-void chain_begin(struct chain_walk *w, struct vio_chain *c);
+static inline void chain_begin(struct chain_walk *w, struct vio_chain *c)
+{
+	w->c = c;
+	w->overflow = false;
+	w->seen_writable = false;
+	c->nout = c->nin = 0;
+	c->out_bytes = c->in_bytes = 0;
+}
+
 /* Adds buffer [addr, addr+len); 0, or -EIO after marking @q broken. */
-int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len, bool writable);
+int chain_add_slow(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len,
+		   bool writable);
+
+/*
+ * As chain_add_slow(), inline for the common case: the buffer in order,
+ * within the chain's byte limit, room for its iovec, and all of it inside
+ * the region of the previous one (or another single region). Anything
+ * else, every error included, goes the slow way, which checks it all again.
+ */
+static inline int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len,
+			    bool writable)
+{
+	struct vio_chain *c = w->c;
+	uint32_t used = c->nout + c->nin;
+	void *p;
+
+	/* The checks of chain_add_slow(): VIRTIO 1.4 §2.7.4.2 / §2.8.17
+	 * device-readable parts first; §2.7.5.2 at most 2^32 bytes; the
+	 * range inside guest memory (DESIGN.md §4). */
+	if ((writable || !w->seen_writable) && !w->overflow && used < c->iov_cap &&
+	    c->out_bytes + c->in_bytes + len <= CHAIN_MAX_BYTES &&
+	    (p = mem_gpa_ptr_hint(q->mem, addr, len, &q->mem_hint))) {
+		c->iov[used].iov_base = p;
+		c->iov[used].iov_len = len;
+		if (writable) {
+			w->seen_writable = true;
+			c->nin++;
+			c->in_bytes += len;
+		} else {
+			c->nout++;
+			c->out_bytes += len;
+		}
+		return 0;
+	}
+	return chain_add_slow(q, w, addr, len, writable);
+}
 /*
  * Checks an indirect table of @len bytes at guest address @table before it
  * is walked (both layouts): the feature negotiated, 16 <= len <= 16 * 32768,
