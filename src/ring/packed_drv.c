@@ -67,6 +67,17 @@ static uint16_t avail_flags(bool wrap)
 	return wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
 }
 
+/*
+ * Index in packed.ord of the id @k places after the one at ord_head;
+ * k <= num. No division: a packed Queue Size need not be a power of 2.
+ */
+static inline uint32_t ord_pos(const struct vio_drvq *q, uint32_t k)
+{
+	uint32_t i = q->packed.ord_head + k; /* ord_head < num: below 2 * num */
+
+	return i >= q->num ? i - q->num : i;
+}
+
 static void put_desc(struct pvirtq_desc *d, uint64_t addr, uint32_t len, uint16_t id)
 {
 	/* The device reads a descriptor only after an acquire of flags
@@ -76,6 +87,13 @@ static void put_desc(struct pvirtq_desc *d, uint64_t addr, uint32_t len, uint16_
 	VIO_WRITE_ONCE(d->addr.v, cpu_to_le64(addr).v);
 	VIO_WRITE_ONCE(d->len.v, cpu_to_le32(len).v);
 	VIO_WRITE_ONCE(d->id.v, cpu_to_le16(id).v);
+}
+
+/* The flags of segment @k of @n (@nout readable) in a list written with wrap counter @wrap. */
+static uint16_t seg_flags(uint32_t k, uint32_t nout, uint32_t n, bool wrap)
+{
+	return (uint16_t)((k >= nout ? VIRTQ_DESC_F_WRITE : 0) | (k + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
+			  avail_flags(wrap));
 }
 
 int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t n,
@@ -115,19 +133,16 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
 	} else {
 		/* §2.8.21.1: each element in the next descriptor, the buffer
 		 * id in each (§2.8.6 needs it in the last), readable ones
-		 * first (§2.8.17). */
-		first_flags = 0;
-		for (k = 0; k < n; k++) {
-			uint16_t f = (uint16_t)((k >= nout ? VIRTQ_DESC_F_WRITE : 0) |
-						(k + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-						avail_flags(wrap));
-
+		 * first (§2.8.17). The first one's flags are stored last, below
+		 * or in kick_prepare. */
+		put_desc(&q->packed.desc[pos], sg[0].addr, sg[0].len, id);
+		first_flags = seg_flags(0, nout, n, wrap);
+		advance(q, &pos, &wrap, 1);
+		for (k = 1; k < n; k++) {
 			put_desc(&q->packed.desc[pos], sg[k].addr, sg[k].len, id);
-			if (k == 0)
-				first_flags = f;
-			else /* before the release store of the first flags, below or in
-			      * kick_prepare: the device acquires that one first */
-				vio_le16_write(&q->packed.desc[pos].flags, f);
+			/* Before the release store of the first flags: the
+			 * device acquires that one first. */
+			vio_le16_write(&q->packed.desc[pos].flags, seg_flags(k, nout, n, wrap));
 			advance(q, &pos, &wrap, 1);
 		}
 	}
@@ -154,7 +169,8 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
 	s->ndesc = (uint16_t)need;
 	s->indirect = indirect;
 	s->state = DRVQ_ADDED;
-	k = (q->packed.ord_head + q->packed.ord_pub + q->packed.ord_add++) % q->num;
+	/* ord_pub + ord_add < num: this id was free. */
+	k = ord_pos(q, q->packed.ord_pub + q->packed.ord_add++);
 	q->packed.ord[k] = id;
 	if (q->in_order)
 		s->link = (uint16_t)k; /* where a batch ending here ends: see get_used */
@@ -167,27 +183,33 @@ static uint32_t pos2(const struct vio_drvq *q, uint16_t pos, bool wrap)
 	return pos + (wrap ? 0 : q->num);
 }
 
+/* How far position @to lies past @from on the circle of 2 * num (both on it). */
+static uint32_t circle_dist(const struct vio_drvq *q, uint32_t from, uint32_t to)
+{
+	return to >= from ? to - from : to + 2 * q->num - from;
+}
+
 /* One snapshot of the device's event suppression structure: desc and flags together. */
 static void read_device_event(const struct vio_drvq *q, uint16_t *desc, uint16_t *flags)
 {
 	struct pvirtq_event_suppress es;
 	uint32_t v = VIO_READ_ONCE(*(const uint32_t *)(const void *)q->packed.device);
 
-	memcpy(&es, &v, sizeof(es));
+	__builtin_memcpy(&es, &v, sizeof(es)); /* freestanding: memcpy() is a call */
 	*desc = le16_to_cpu(es.desc);
 	*flags = le16_to_cpu(es.flags) & 0x3;
 }
 
 int packed_drv_kick_prepare(struct vio_drvq *q)
 {
-	uint32_t old, cur, ev, n2 = 2 * q->num, i;
+	uint32_t old, cur, ev, i, first = q->packed.ord_pub, nadd = q->packed.ord_add;
 	uint16_t desc, flags;
 
-	if (!q->packed.ord_add)
+	if (!nadd)
 		return 0;
-	for (i = 0; i < q->packed.ord_add; i++)
-		q->slot[q->packed.ord[(q->packed.ord_head + q->packed.ord_pub + i) % q->num]].state =
-			DRVQ_AVAIL;
+	/* Locals above: the stores of state (a char) may alias any field. */
+	for (i = 0; i < nadd; i++)
+		q->slot[q->packed.ord[ord_pos(q, first + i)]].state = DRVQ_AVAIL;
 	/* VIRTIO 1.4 §2.8.21.1.1: every descriptor and indirect table
 	 * written before the flags that make the batch available. Pairs with
 	 * the device's acquire load of the flags at its next_avail
@@ -202,7 +224,7 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	if (q->in_order)
 		q->packed.ord_pub += q->packed.ord_add;
 	else
-		q->packed.ord_head = (q->packed.ord_head + q->packed.ord_add) % q->num;
+		q->packed.ord_head = ord_pos(q, q->packed.ord_add);
 	q->packed.ord_add = 0;
 	/* VIRTIO 1.4 §2.8.21.2: store-load, the flags before reading the
 	 * device's event suppression. Pairs with the device's full barrier
@@ -223,7 +245,7 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	if ((desc & ~EV_WRAP) >= q->num)
 		return 1;
 	ev = pos2(q, desc & ~EV_WRAP, desc & EV_WRAP);
-	return (ev + n2 - old) % n2 < (cur + n2 - old) % n2;
+	return circle_dist(q, old, ev) < circle_dist(q, old, cur);
 }
 
 void packed_drv_release(struct vio_drvq *q, uint16_t id)
@@ -272,7 +294,7 @@ static int batch_next(struct vio_drvq *q, void **token, uint32_t *len)
 	/* VIRTIO 1.4 §2.8.8: the skipped buffers were used in full. */
 	*len = --q->batch_left ? q->slot[id].in_bytes : q->batch_len;
 	*token = q->slot[id].token;
-	q->packed.ord_head = (q->packed.ord_head + 1) % q->num;
+	q->packed.ord_head = ord_pos(q, 1);
 	q->packed.ord_pub--;
 	packed_drv_release(q, id);
 	return 1;
@@ -312,12 +334,13 @@ int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 		/* §2.8.8: the used descriptor names the last buffer of a batch
 		 * that starts with the oldest one in flight; the device
 		 * skipped the descriptors of the whole batch. */
-		uint32_t k = (q->slot[id].link + q->num - q->packed.ord_head) % q->num, i;
+		uint32_t link = q->slot[id].link, head = q->packed.ord_head, i;
+		uint32_t k = link >= head ? link - head : link + q->num - head;
 
 		if (k >= q->packed.ord_pub)
 			return drvq_fail(q, "used id not in flight"); /* not reached: AVAIL */
 		for (i = 0, skip = 0; i <= k; i++)
-			skip += q->slot[q->packed.ord[(q->packed.ord_head + i) % q->num]].ndesc;
+			skip += q->slot[q->packed.ord[ord_pos(q, i)]].ndesc;
 		advance(q, &q->packed.next_used, &q->packed.used_wrap, skip);
 		q->packed.pub_descs -= skip;
 		q->batch_left = k + 1;
@@ -340,7 +363,7 @@ static void write_driver_event(struct vio_drvq *q, uint16_t desc, uint16_t flags
 	struct pvirtq_event_suppress es = { cpu_to_le16(desc), cpu_to_le16(flags) };
 	uint32_t v;
 
-	memcpy(&v, &es, sizeof(v));
+	__builtin_memcpy(&v, &es, sizeof(v)); /* freestanding: memcpy() is a call */
 	if (v == q->packed.ev)
 		return;
 	q->packed.ev = v;
