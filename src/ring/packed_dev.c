@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The packed virtqueue, device side (VIRTIO 1.4 §2.8). */
 #include <errno.h>
-#include <string.h>
 
 #include "atomic.h"
 #include "devq_impl.h"
@@ -213,6 +212,12 @@ static uint32_t pos2(const struct vio_devq *q, uint16_t pos, bool wrap)
 	return pos + (wrap ? 0 : q->num);
 }
 
+/* How far position @to lies past @from on the circle of 2 * num (both on it). */
+static uint32_t circle_dist(const struct vio_devq *q, uint32_t from, uint32_t to)
+{
+	return to >= from ? to - from : to + 2 * q->num - from;
+}
+
 /*
  * §2.8.10 with RING_EVENT_FLAGS_DESC: notify when the descriptor the driver
  * named was among those used since the last notification check, that is
@@ -220,7 +225,7 @@ static uint32_t pos2(const struct vio_devq *q, uint16_t pos, bool wrap)
  */
 static bool passed_event(const struct vio_devq *q, uint16_t event)
 {
-	uint32_t n2 = 2 * q->num, off = event & 0x7fff;
+	uint32_t off = event & 0x7fff;
 	uint32_t old = pos2(q, q->signalled_pos, q->signalled_wrap);
 	uint32_t cur = pos2(q, q->next_used, q->used_wrap);
 	uint32_t ev;
@@ -228,7 +233,7 @@ static bool passed_event(const struct vio_devq *q, uint16_t event)
 	if (off >= q->num)
 		return true; /* nonsense offset: notify rather than hang the driver */
 	ev = pos2(q, (uint16_t)off, event & 0x8000);
-	return (ev + n2 - old) % n2 < (cur + n2 - old) % n2;
+	return circle_dist(q, old, ev) < circle_dist(q, old, cur);
 }
 
 int packed_flush(struct vio_devq *q)
@@ -250,7 +255,7 @@ int packed_flush(struct vio_devq *q)
 	vio_mb();
 	/* One snapshot of the whole structure: desc and flags together. */
 	ev = VIO_READ_ONCE(*(uint32_t *)(void *)q->driver_event);
-	memcpy(&es, &ev, sizeof(es));
+	__builtin_memcpy(&es, &ev, sizeof(es)); /* freestanding: memcpy() is a call */
 	flags = le16_to_cpu(es.flags) & 0x3;
 	if (flags == RING_EVENT_FLAGS_DISABLE)
 		notify = false;
