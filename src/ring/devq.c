@@ -77,47 +77,6 @@ void vio_devq_set_mem(struct vio_devq *q, const struct vio_mem *mem)
 	q->mem = mem;
 }
 
-/*
- * Index in q->order of the chain @k places after the oldest in flight
- * (IN_ORDER); k <= num. No division: the queue size of a packed ring need
- * not be a power of 2, and a '%' here was three divisions per buffer.
- */
-static inline uint32_t order_pos(const struct vio_devq *q, uint32_t k)
-{
-	uint32_t i = q->order_head + k; /* both < num + 1: no overflow */
-
-	return i >= q->num ? i - q->num : i;
-}
-
-int devq_take(struct vio_devq *q, struct vio_chain *c, uint16_t id, uint16_t ndesc)
-{
-	struct devq_slot *s;
-
-	if (id >= q->num)
-		return devq_fail(q, "buffer id out of range");
-	s = &q->slots[id];
-	if (s->inflight)
-		return devq_fail(q, "buffer id already in flight");
-	/* The driver makes a buffer available again only after it saw it used
-	 * (VIRTIO 1.4 §2.7.14, §2.8.22), which a flush publishes. Taken again
-	 * before that, two uses would share one inflight log entry, and a
-	 * restart could not tell them apart: refuse it here, where it happens. */
-	if (q->log && s->unpublished)
-		return devq_fail(q, "buffer id made available again before its use was published");
-	s->inflight = 1;
-	s->done = 0;
-	s->ndesc = ndesc;
-	s->in_bytes = c->in_bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)c->in_bytes;
-	q->inflight++;
-	if (q->log && !q->resubmitting)
-		inflight_pop(q, id);
-	if (q->in_order)
-		q->order[order_pos(q, q->order_count++)] = id;
-	c->id = id;
-	c->ndesc = ndesc;
-	return 0;
-}
-
 int vio_devq_pop(struct vio_devq *q, struct vio_chain *c)
 {
 	uint16_t id;
