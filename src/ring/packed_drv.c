@@ -248,7 +248,8 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	return circle_dist(q, old, ev) < circle_dist(q, old, cur);
 }
 
-void packed_drv_release(struct vio_drvq *q, uint16_t id)
+/* packed_drv_release(), inline for get_used. */
+static inline void release(struct vio_drvq *q, uint16_t id)
 {
 	struct drvq_slot *s = &q->slot[id];
 
@@ -260,6 +261,11 @@ void packed_drv_release(struct vio_drvq *q, uint16_t id)
 	s->token = NULL;
 }
 
+void packed_drv_release(struct vio_drvq *q, uint16_t id)
+{
+	release(q, id);
+}
+
 /*
  * What the descriptor at next_used says: 1 used (by the wrap counter we
  * expect there), 0 not (yet), -1 a lie. Published descriptors are ours of
@@ -269,7 +275,7 @@ void packed_drv_release(struct vio_drvq *q, uint16_t id)
  * holds what an earlier lap left (never both = wrap; zeroes at first), so
  * a used descriptor there is one nobody made available.
  */
-static int peek(struct vio_drvq *q, uint16_t *flags)
+static inline int peek(struct vio_drvq *q, uint16_t *flags)
 {
 	bool w = q->packed.used_wrap, a, u;
 
@@ -296,7 +302,7 @@ static int batch_next(struct vio_drvq *q, void **token, uint32_t *len)
 	*token = q->slot[id].token;
 	q->packed.ord_head = ord_pos(q, 1);
 	q->packed.ord_pub--;
-	packed_drv_release(q, id);
+	release(q, id);
 	return 1;
 }
 
@@ -353,7 +359,7 @@ int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 	q->packed.pub_descs -= skip;
 	*token = q->slot[id].token;
 	*len = l;
-	packed_drv_release(q, (uint16_t)id);
+	release(q, (uint16_t)id);
 	return 1;
 }
 
