@@ -39,11 +39,18 @@ int chain_add_slow(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint
 	if (writable)
 		w->seen_writable = true;
 	if (!w->overflow) {
-		/* No &c->iov[used] when there is no room: iov may be NULL with a
-		 * cap of 0. A buffer inside one region took the inline way
-		 * (chain_add()); here it is of zero length, across regions or
-		 * outside them. */
-		if (used < c->iov_cap) {
+		void *p;
+
+		/* No &c->iov[used] when there is no room: iov may be NULL with a cap of 0. */
+		if (used < c->iov_cap && (p = mem_gpa_ptr_lookup(q->mem, addr, len, &q->mem_hint))) {
+			/* All of it inside one region, not the last one used
+			 * (chain_add() tried that): remember this one. NULL for
+			 * a zero length, a range across regions or outside them,
+			 * which vio_mem_gpa_iov() below sorts out. */
+			c->iov[used].iov_base = p;
+			c->iov[used].iov_len = len;
+			n = 1;
+		} else if (used < c->iov_cap) {
 			n = vio_mem_gpa_iov(q->mem, addr, len, &c->iov[used], c->iov_cap - used);
 		} else {
 			n = len ? -ENOBUFS : 0;

@@ -162,8 +162,8 @@ int chain_add_slow(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint
 /*
  * As chain_add_slow(), inline for the common case: the buffer in order,
  * within the chain's byte limit, room for its iovec, and all of it inside
- * the region of the previous one (or another single region). Anything
- * else, every error included, goes the slow way, which checks it all again.
+ * the region of the previous one. Anything else, every error included,
+ * goes the slow way, which checks it all again.
  */
 static inline int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t addr, uint32_t len,
 			    bool writable)
@@ -177,7 +177,7 @@ static inline int chain_add(struct vio_devq *q, struct chain_walk *w, uint64_t a
 	 * range inside guest memory (DESIGN.md §4). */
 	if ((writable || !w->seen_writable) && !w->overflow && used < c->iov_cap &&
 	    c->out_bytes + c->in_bytes + len <= CHAIN_MAX_BYTES &&
-	    (p = mem_gpa_ptr_hint(q->mem, addr, len, &q->mem_hint))) {
+	    (p = mem_gpa_ptr_hint(q->mem, q->mem_hint, addr, len))) {
 		c->iov[used].iov_base = p;
 		c->iov[used].iov_len = len;
 		if (writable) {
