@@ -148,7 +148,8 @@ int split_drv_kick_prepare(struct vio_drvq *q)
 	return !(vio_le16_read(&q->split.used->flags) & VIRTQ_USED_F_NO_NOTIFY);
 }
 
-void split_drv_release(struct vio_drvq *q, uint16_t id)
+/* split_drv_release(), inline for get_used. */
+static inline void release(struct vio_drvq *q, uint16_t id)
 {
 	struct drvq_slot *s = &q->slot[id];
 
@@ -165,6 +166,11 @@ void split_drv_release(struct vio_drvq *q, uint16_t id)
 	s->token = NULL;
 }
 
+void split_drv_release(struct vio_drvq *q, uint16_t id)
+{
+	release(q, id);
+}
+
 /* Hands out the next buffer of an IN_ORDER batch (q->batch_left > 0). */
 static int batch_next(struct vio_drvq *q, void **token, uint32_t *len)
 {
@@ -173,7 +179,7 @@ static int batch_next(struct vio_drvq *q, void **token, uint32_t *len)
 	/* VIRTIO 1.4 §2.7.9: the skipped buffers were used in full. */
 	*len = --q->batch_left ? q->slot[id].in_bytes : q->batch_len;
 	*token = q->slot[id].token;
-	split_drv_release(q, id);
+	release(q, id);
 	q->split.last_used++;
 	return 1;
 }
@@ -224,7 +230,7 @@ int split_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 	}
 	*token = q->slot[id].token;
 	*len = l;
-	split_drv_release(q, (uint16_t)id);
+	release(q, (uint16_t)id);
 	q->split.last_used++;
 	return 1;
 }
