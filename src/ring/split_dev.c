@@ -87,7 +87,8 @@ static inline void read_desc(const struct virtq_desc *src, struct virtq_desc *d)
 }
 
 /* Walks the chain starting at @head; fills @w; 0 or -EIO. */
-static int walk_chain(struct vio_devq *q, struct chain_walk *w, uint16_t head, uint16_t *ndesc)
+static inline int walk_chain(struct vio_devq *q, struct chain_walk *w, uint16_t head,
+			     uint16_t *ndesc)
 {
 	uint32_t i = head, links = 0;
 
