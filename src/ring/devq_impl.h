@@ -87,9 +87,17 @@ void inflight_pop(struct vio_devq *q, uint16_t id);
 int inflight_used(struct vio_devq *q, uint16_t id);
 void inflight_publish_begin(struct vio_devq *q);
 void inflight_publish_end(struct vio_devq *q);
-int inflight_next_resubmit(struct vio_devq *q, uint16_t *id);
 int inflight_saved_desc(struct vio_devq *q, uint16_t id, uint16_t i, uint16_t *slot,
 			uint64_t *addr, uint32_t *len, uint16_t *flags);
+
+/* The next id to pop again, in pop order: 1 with *id set, or 0 when none is left. */
+static inline int inflight_next_resubmit(struct vio_devq *q, uint16_t *id)
+{
+	if (q->log_resub_i >= q->log_resub_n)
+		return 0;
+	*id = q->log_resub[q->log_resub_i++];
+	return 1;
+}
 
 /* Marks @q broken with @why; returns -EIO for the caller to pass on. */
 int devq_fail(struct vio_devq *q, const char *why);

@@ -551,14 +551,6 @@ void inflight_init(struct vio_devq *q, void *region, size_t size)
 		q->log_resub_n = 0;
 }
 
-int inflight_next_resubmit(struct vio_devq *q, uint16_t *id)
-{
-	if (q->log_resub_i >= q->log_resub_n)
-		return 0;
-	*id = q->log_resub[q->log_resub_i++];
-	return 1;
-}
-
 int inflight_saved_desc(struct vio_devq *q, uint16_t id, uint16_t i, uint16_t *slot,
 			uint64_t *addr, uint32_t *len, uint16_t *flags)
 {
