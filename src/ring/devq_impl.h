@@ -84,7 +84,6 @@ void inflight_init(struct vio_devq *q, void *region, size_t size);
 void inflight_save_reset(struct vio_devq *q);
 int inflight_save_desc(struct vio_devq *q, uint64_t addr, uint32_t len, uint16_t flags);
 void inflight_pop(struct vio_devq *q, uint16_t id);
-int inflight_used(struct vio_devq *q, uint16_t id);
 void inflight_publish_begin(struct vio_devq *q);
 void inflight_publish_end(struct vio_devq *q);
 int inflight_saved_desc(struct vio_devq *q, uint16_t id, uint16_t i, uint16_t *slot,
@@ -101,6 +100,21 @@ static inline int inflight_next_resubmit(struct vio_devq *q, uint16_t *id)
 
 /* Marks @q broken with @why; returns -EIO for the caller to pass on. */
 int devq_fail(struct vio_devq *q, const char *why);
+
+/* Notes in the log's batch that buffer @id was used; 0, or -EIO (broken). */
+static inline int inflight_used(struct vio_devq *q, uint16_t id)
+{
+	/* An honest driver cannot have more than Queue Size buffers used
+	 * between two flushes: it makes a head (id) available again only
+	 * after seeing it used. One that does (split: nothing else stops a
+	 * head popped, pushed, and made available again) would overrun the
+	 * batch list. */
+	if (q->log_batch_n >= q->num)
+		return devq_fail(q, "more buffers used between two flushes than the queue size");
+	q->log_batch[q->log_batch_n++] = id;
+	q->slots[id].unpublished = 1;
+	return 0;
+}
 
 /*
  * Index in q->order of the chain @k places after the oldest in flight

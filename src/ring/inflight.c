@@ -181,20 +181,6 @@ static void free_slots(struct vio_devq *q, uint16_t id)
 	q->log_first[id] = LOG_NONE;
 }
 
-int inflight_used(struct vio_devq *q, uint16_t id)
-{
-	/* An honest driver cannot have more than Queue Size buffers used
-	 * between two flushes: it makes a head (id) available again only
-	 * after seeing it used. One that does (split: nothing else stops a
-	 * head popped, pushed, and made available again) would overrun the
-	 * batch list. */
-	if (q->log_batch_n >= q->num)
-		return devq_fail(q, "more buffers used between two flushes than the queue size");
-	q->log_batch[q->log_batch_n++] = id;
-	q->slots[id].unpublished = 1;
-	return 0;
-}
-
 static uint16_t used_now(const struct vio_devq *q)
 {
 	return q->packed ? pack_pos(q->next_used, q->used_wrap) : q->used_idx;
