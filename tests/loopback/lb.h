@@ -74,6 +74,7 @@ struct lb_layout {
 struct lb_ctrl {
 	uint32_t stop;        /* driver -> device: finish */
 	uint32_t dev_failed;  /* device -> driver: dev_err holds why */
+	uint32_t dev_started; /* device -> driver: it wrote its event suppression once */
 	uint64_t calls;       /* used buffer notifications sent */
 	uint64_t kicks_seen;  /* wake-ups by a kick */
 	uint64_t enables;     /* vio_devq_kick_enable() calls */
