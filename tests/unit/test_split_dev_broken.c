@@ -537,3 +537,18 @@ void broken_queue_never_reads_the_ring_again(void **state)
 	mock_split_set_avail_idx(&f->vq, 0x8000);
 	assert_broken(f, E_HEAD_OOR, 0, 0);
 }
+
+/*
+ * The device remembers the region of the last buffer and tries it first
+ * (src/mem/mem_impl.h): a buffer that starts in that region and runs past
+ * its end into the hole is still outside guest memory.
+ */
+void buffer_leaving_the_region_of_the_one_before_breaks_queue(void **state)
+{
+	struct fx *f = *state;
+
+	mock_split_desc(&f->vq, 0, MOCK_HOLE_GPA - 64, 16, NEXT, 1);   /* sets the cache */
+	mock_split_desc(&f->vq, 1, MOCK_HOLE_GPA - 8, 16, WRITE, 0);   /* same region, then the hole */
+	mock_split_make_avail(&f->vq, 0);
+	assert_broken(f, E_BUF_OUTSIDE, 0, 0);
+}

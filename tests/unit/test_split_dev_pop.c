@@ -430,3 +430,25 @@ void pop_enobufs_still_checks_descriptor_order(void **state)
 	assert_int_equal(pop_cap(f, 1), -EIO);
 	assert_broken(f, E_RO_AFTER_WO, 0, 0);
 }
+
+/*
+ * The region of the last buffer is tried first (src/mem/mem_impl.h): a
+ * buffer that starts there and crosses into the next region is still cut
+ * into one iovec per region, and one in another region is found.
+ */
+void pop_buffers_leaving_the_region_of_the_one_before(void **state)
+{
+	struct fx *f = *state;
+
+	mock_split_desc(&f->vq, 0, MOCK_R1_GPA - 64, 16, NEXT, 1);     /* R0: sets the cache */
+	mock_split_desc(&f->vq, 1, MOCK_R1_GPA - 8, 16, NEXT, 2);      /* R0 then R1 */
+	mock_split_desc(&f->vq, 2, MOCK_R2_GPA + 32, 8, WRITE, 0);     /* R2 */
+	mock_split_make_avail(&f->vq, 0);
+	assert_int_equal(pop(f), 1);
+	assert_int_equal(f->c.nout, 3);
+	assert_int_equal(f->c.nin, 1);
+	assert_iov(&f->iov[0], hva(f, MOCK_R1_GPA - 64), 16);
+	assert_iov(&f->iov[1], hva(f, MOCK_R1_GPA - 8), 8);
+	assert_iov(&f->iov[2], f->m.region[1].hva, 8);
+	assert_iov(&f->iov[3], f->m.region[2].hva + 32, 8);
+}
