@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "../mem/mem_impl.h"
+#include "ring_pos.h"
 #include "vio/devq.h"
 #include "vio/virtio_ring.h"
 
@@ -123,9 +124,7 @@ static inline int inflight_used(struct vio_devq *q, uint16_t id)
  */
 static inline uint32_t order_pos(const struct vio_devq *q, uint32_t k)
 {
-	uint32_t i = q->order_head + k; /* both < num + 1: no overflow */
-
-	return i >= q->num ? i - q->num : i;
+	return ring_pos_add(q->order_head, k, q->num);
 }
 
 /*

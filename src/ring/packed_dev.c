@@ -4,6 +4,7 @@
 
 #include "atomic.h"
 #include "devq_impl.h"
+#include "ring_pos.h"
 
 #define BASE_WRAP (1u << 15)
 
@@ -206,34 +207,14 @@ void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, 
 	advance(q, &q->next_used, &q->used_wrap, ndesc);
 }
 
-/* Position @pos with wrap counter @wrap on a circle of 2 * num. */
-static uint32_t pos2(const struct vio_devq *q, uint16_t pos, bool wrap)
-{
-	return pos + (wrap ? 0 : q->num);
-}
-
-/* How far position @to lies past @from on the circle of 2 * num (both on it). */
-static uint32_t circle_dist(const struct vio_devq *q, uint32_t from, uint32_t to)
-{
-	return to >= from ? to - from : to + 2 * q->num - from;
-}
-
 /*
  * §2.8.10 with RING_EVENT_FLAGS_DESC: notify when the descriptor the driver
- * named was among those used since the last notification check, that is
- * when it lies in [old, new) on the circle of positions and wrap counters.
+ * named was among those used since the last notification check.
  */
 static bool passed_event(const struct vio_devq *q, uint16_t event)
 {
-	uint32_t off = event & 0x7fff;
-	uint32_t old = pos2(q, q->signalled_pos, q->signalled_wrap);
-	uint32_t cur = pos2(q, q->next_used, q->used_wrap);
-	uint32_t ev;
-
-	if (off >= q->num)
-		return true; /* nonsense offset: notify rather than hang the driver */
-	ev = pos2(q, (uint16_t)off, event & 0x8000);
-	return circle_dist(q, old, ev) < circle_dist(q, old, cur);
+	return packed_event_passed(q->num, ring_pos2(q->num, q->signalled_pos, q->signalled_wrap),
+				   ring_pos2(q->num, q->next_used, q->used_wrap), event);
 }
 
 int packed_flush(struct vio_devq *q)

@@ -5,6 +5,7 @@
 
 #include "atomic.h"
 #include "drvq_impl.h"
+#include "ring_pos.h"
 #include "vio/virtio.h"
 
 #define EV_WRAP (1u << 15) /* desc_event_wrap, above the 15 bits of desc_event_off */
@@ -73,9 +74,7 @@ static uint16_t avail_flags(bool wrap)
  */
 static inline uint32_t ord_pos(const struct vio_drvq *q, uint32_t k)
 {
-	uint32_t i = q->packed.ord_head + k; /* ord_head < num: below 2 * num */
-
-	return i >= q->num ? i - q->num : i;
+	return ring_pos_add(q->packed.ord_head, k, q->num);
 }
 
 static void put_desc(struct pvirtq_desc *d, uint64_t addr, uint32_t len, uint16_t id)
@@ -177,18 +176,6 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
 	return 0;
 }
 
-/* Position @pos with wrap counter @wrap on the circle of 2 * num positions. */
-static uint32_t pos2(const struct vio_drvq *q, uint16_t pos, bool wrap)
-{
-	return pos + (wrap ? 0 : q->num);
-}
-
-/* How far position @to lies past @from on the circle of 2 * num (both on it). */
-static uint32_t circle_dist(const struct vio_drvq *q, uint32_t from, uint32_t to)
-{
-	return to >= from ? to - from : to + 2 * q->num - from;
-}
-
 /* One snapshot of the device's event suppression structure: desc and flags together. */
 static void read_device_event(const struct vio_drvq *q, uint16_t *desc, uint16_t *flags)
 {
@@ -202,7 +189,7 @@ static void read_device_event(const struct vio_drvq *q, uint16_t *desc, uint16_t
 
 int packed_drv_kick_prepare(struct vio_drvq *q)
 {
-	uint32_t old, cur, ev, i, first = q->packed.ord_pub, nadd = q->packed.ord_add;
+	uint32_t old, cur, i, first = q->packed.ord_pub, nadd = q->packed.ord_add;
 	uint16_t desc, flags;
 
 	if (!nadd)
@@ -215,8 +202,8 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	 * the device's acquire load of the flags at its next_avail
 	 * (packed_pop), after which it reads the rest of the batch. */
 	vio_le16_store_release(&q->packed.desc[q->packed.pub_pos].flags, q->packed.pub_flags);
-	old = pos2(q, q->packed.pub_pos, q->packed.pub_wrap);
-	cur = pos2(q, q->packed.next_avail, q->packed.avail_wrap);
+	old = ring_pos2(q->num, q->packed.pub_pos, q->packed.pub_wrap);
+	cur = ring_pos2(q->num, q->packed.next_avail, q->packed.avail_wrap);
 	q->packed.pub_pos = q->packed.next_avail;
 	q->packed.pub_wrap = q->packed.avail_wrap;
 	q->packed.pub_descs += q->packed.add_descs;
@@ -240,12 +227,8 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	if (flags != RING_EVENT_FLAGS_DESC || !q->event_idx)
 		return 1;
 	/* Notify when the descriptor the device named is one we just made
-	 * available: in [old, cur) on the circle of positions and wrap
-	 * counters. An offset past the ring is nonsense: notify. */
-	if ((desc & ~EV_WRAP) >= q->num)
-		return 1;
-	ev = pos2(q, desc & ~EV_WRAP, desc & EV_WRAP);
-	return circle_dist(q, old, ev) < circle_dist(q, old, cur);
+	 * available (or is nonsense). */
+	return packed_event_passed(q->num, old, cur, desc);
 }
 
 /* packed_drv_release(), inline for get_used. */
@@ -341,7 +324,8 @@ int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 		 * that starts with the oldest one in flight; the device
 		 * skipped the descriptors of the whole batch. */
 		uint32_t link = q->slot[id].link, head = q->packed.ord_head, i;
-		uint32_t k = link >= head ? link - head : link + q->num - head;
+		/* How far the batch's last id lies past the oldest in flight. */
+		uint32_t k = ring_pos_add(link, q->num - head, q->num);
 
 		if (k >= q->packed.ord_pub)
 			return drvq_fail(q, "used id not in flight"); /* not reached: AVAIL */
