@@ -108,41 +108,68 @@ int virtq_prepare(const struct task *t)
 	return init_queues(t->features);
 }
 
+/* Chains for a burst of up to 64 pops, an iovec each beside a spare. */
+struct chains {
+	struct iovec iov[64][2];
+	struct vio_chain c[64];
+	struct vio_used u[64];
+};
+
+static void chains_init(struct chains *ch)
+{
+	for (uint32_t i = 0; i < 64; i++) {
+		ch->c[i].iov = ch->iov[i];
+		ch->c[i].iov_cap = 2;
+	}
+}
+
+/* Up to @B buffers of the driver's next batch, from @seq on. */
+static uint32_t batch_fill(struct vio_drvq_buf *b, struct vio_sg *sg, uint32_t B, uint64_t seq)
+{
+	for (uint32_t i = 0; i < B; i++, seq++) {
+		sg[i].addr = DATA_GPA + (seq % RING_NUM) * BUF_LEN;
+		sg[i].len = BUF_LEN;
+		b[i].sg = &sg[i];
+		b[i].nout = 0;
+		b[i].nin = 1;
+		b[i].token = (void *)(uintptr_t)(seq + 1);
+	}
+	return B;
+}
+
 int virtq_a(const struct task *t, struct result *r)
 {
 	struct vio_drvq *q = dq;
-	uint32_t B = t->batch, iter = 0;
+	uint32_t B = t->batch, iter = 0, lens[64];
 	uint64_t done = 0, kicks = 0, seq = 0;
+	struct vio_drvq_buf bufs[64];
+	struct vio_sg sg[64];
+	void *toks[64];
 	bool armed = false;
 	struct window w;
 
 	vio_drvq_cb_disable(q);
 	window_begin(&w, t);
 	for (;;) {
-		uint32_t got = 0, len;
 		bool added = false;
-		void *tok;
-		int rr = 0;
+		int got;
 
 		/* Take up to a batch of used buffers... */
-		while (got < B && (rr = vio_drvq_get_used(q, &tok, &len)) == 1)
-			got++;
-		if (rr < 0) {
+		got = vio_drvq_get_used_burst(q, toks, lens, B);
+		if (got < 0) {
 			r->err = vio_drvq_error(q);
 			break;
 		}
-		done += got;
+		done += (uint32_t)got;
 		/* ...then add a batch when there is room for one, and kick once. */
 		if (vio_drvq_num_free(q) >= B) {
-			for (uint32_t i = 0; i < B; i++, seq++) {
-				struct vio_sg sg = { DATA_GPA + (seq % RING_NUM) * BUF_LEN, BUF_LEN };
+			int rr = vio_drvq_add_burst(q, bufs, batch_fill(bufs, sg, B, seq));
 
-				rr = vio_drvq_add(q, &sg, 0, 1, (void *)(uintptr_t)(seq + 1));
-				if (rr) {
-					r->err = rr == -ENOSPC ? "add: no room" : vio_drvq_error(q);
-					goto out;
-				}
+			if (rr != (int)B) {
+				r->err = rr == -ENOSPC || rr >= 0 ? "add: no room" : vio_drvq_error(q);
+				break;
 			}
+			seq += B;
 			kicks += vio_drvq_kick_prepare(q) > 0;
 			added = true;
 		}
@@ -161,7 +188,6 @@ int virtq_a(const struct task *t, struct result *r)
 		if (!(++iter & 63) && window_tick(&w, done, r))
 			break;
 	}
-out:
 	store_rel32(&g_ctl->stop, 1);
 	r->total = done;
 	r->kicks = kicks;
@@ -170,24 +196,20 @@ out:
 
 void virtq_b(const struct task *t)
 {
+	static struct chains ch;
 	struct vio_devq *q = vq;
 	uint32_t B = t->batch;
-	uint16_t ids[64];
-	struct iovec iov[4];
-	struct vio_chain c = { .iov = iov, .iov_cap = 4 };
 	uint64_t moved = 0, calls = 0;
 	bool armed = false;
 
+	chains_init(&ch);
 	vio_devq_kick_disable(q);
 	for (;;) {
-		uint32_t n = 0;
-		int rr = 0;
-
 		/* Take up to a batch of chains... */
-		while (n < B && (rr = vio_devq_pop(q, &c)) == 1)
-			ids[n++] = c.id;
-		if (rr < 0) {
-			g_ctl->b.err = vio_devq_error(q) ? vio_devq_error(q) : "pop: chain too long";
+		int n = vio_devq_pop_burst(q, ch.c, B);
+
+		if (n < 0) {
+			g_ctl->b.err = vio_devq_error(q) ? vio_devq_error(q) : "pop failed";
 			break;
 		}
 		if (n) {
@@ -196,10 +218,16 @@ void virtq_b(const struct task *t)
 				armed = false;
 			}
 			/* ...hand them back used, and publish them at once. */
-			for (uint32_t i = 0; i < n; i++)
-				vio_devq_push(q, ids[i], BUF_LEN);
+			for (int i = 0; i < n; i++) {
+				ch.u[i].id = ch.c[i].id;
+				ch.u[i].len = BUF_LEN;
+			}
+			if (vio_devq_push_burst(q, ch.u, (uint32_t)n) != n) {
+				g_ctl->b.err = "push failed";
+				break;
+			}
 			calls += vio_devq_flush(q) > 0;
-			moved += n;
+			moved += (uint32_t)n;
 			continue;
 		}
 		if (__atomic_load_n(&g_ctl->stop, __ATOMIC_ACQUIRE))
@@ -223,39 +251,36 @@ void virtq_b(const struct task *t)
  */
 int virtq_solo(const struct task *t, struct result *r)
 {
+	static struct chains ch;
 	struct vio_drvq *dq_ = dq;
 	struct vio_devq *vq_ = vq;
-	uint32_t B = t->batch;
-	uint16_t ids[64];
-	struct iovec iov[4];
-	struct vio_chain c = { .iov = iov, .iov_cap = 4 };
+	uint32_t B = t->batch, lens[64];
+	struct vio_drvq_buf bufs[64];
+	struct vio_sg sg[64];
+	void *toks[64];
 	uint64_t done = 0, seq = 0, t0 = now_ns(), t1;
 
+	chains_init(&ch);
 	vio_drvq_cb_disable(dq_);
 	vio_devq_kick_disable(vq_);
 	do {
-		for (uint32_t k = 0; k < 1024; k++) {
-			uint32_t n = 0, len;
-			void *tok;
-			int rr;
+		for (uint32_t k = 0; k < 1024; k++, seq += B) {
+			int n;
 
-			for (uint32_t i = 0; i < B; i++, seq++) {
-				struct vio_sg sg = { DATA_GPA + (seq % RING_NUM) * BUF_LEN, BUF_LEN };
-
-				if (vio_drvq_add(dq_, &sg, 0, 1, (void *)(uintptr_t)(seq + 1)))
-					goto fail;
-			}
-			r->kicks += vio_drvq_kick_prepare(dq_) > 0;
-			while (n < B && (rr = vio_devq_pop(vq_, &c)) == 1)
-				ids[n++] = c.id;
-			if (n != B)
+			if (vio_drvq_add_burst(dq_, bufs, batch_fill(bufs, sg, B, seq)) != (int)B)
 				goto fail;
-			for (uint32_t i = 0; i < n; i++)
-				vio_devq_push(vq_, ids[i], BUF_LEN);
+			r->kicks += vio_drvq_kick_prepare(dq_) > 0;
+			n = vio_devq_pop_burst(vq_, ch.c, B);
+			if (n != (int)B)
+				goto fail;
+			for (int i = 0; i < n; i++) {
+				ch.u[i].id = ch.c[i].id;
+				ch.u[i].len = BUF_LEN;
+			}
+			if (vio_devq_push_burst(vq_, ch.u, B) != (int)B)
+				goto fail;
 			r->calls += vio_devq_flush(vq_) > 0;
-			for (n = 0; n < B && vio_drvq_get_used(dq_, &tok, &len) == 1; n++)
-				;
-			if (n != B)
+			if (vio_drvq_get_used_burst(dq_, toks, lens, B) != (int)B)
 				goto fail;
 			done += B;
 		}

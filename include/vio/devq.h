@@ -115,6 +115,16 @@ struct vio_chain {
 	uint32_t nin;       /* device-writable iovecs: iov[nout .. nout+nin-1] */
 	uint64_t out_bytes; /* total device-readable bytes */
 	uint64_t in_bytes;  /* total device-writable bytes */
+	/* 1 when the chain is valid but needs more than iov_cap iovecs
+	 * (vio_devq_pop() returns -ENOBUFS for it): iov contents are
+	 * unspecified, the chain is in flight all the same. */
+	uint8_t truncated;
+};
+
+/* A used element to hand back (VIRTIO 1.4 §2.7.8 struct virtq_used_elem). */
+struct vio_used {
+	uint16_t id;  /* vio_chain.id of a chain in flight */
+	uint32_t len; /* bytes written into its device-writable part */
 };
 
 /* Bytes of caller storage for a queue of @num descriptors (0 if num is 0 or > 32768). */
@@ -148,6 +158,21 @@ void vio_devq_set_mem(struct vio_devq *q, const struct vio_mem *mem);
 int vio_devq_pop(struct vio_devq *q, struct vio_chain *c);
 
 /*
+ * Pops up to @n chains into c[0], c[1], ... (each with its own iov and
+ * iov_cap), as that many vio_devq_pop() calls would, in ring order: the
+ * same validation, the same chains. A chain that needs more iovecs than its
+ * iov_cap is popped with c[i].truncated set (vio_devq_pop() would return
+ * -ENOBUFS): complete it like any other.
+ * Returns the number popped, 1..n, and stops early when nothing more is
+ * available or the next chain breaks the queue (the next call then returns
+ * -EIO); 0 if nothing is available; -EIO if the queue is or has just become
+ * broken with nothing popped.
+ * With VIRTIO_F_RING_PACKED, buffers of one direct descriptor are taken in
+ * one tight loop: the fast path of a burst (bench/ring).
+ */
+int vio_devq_pop_burst(struct vio_devq *q, struct vio_chain *c, uint32_t n);
+
+/*
  * Marks chain @id used, having written @len bytes into its device-writable
  * part (clamped to the chain's writable size). The used element becomes
  * visible to the driver at the next vio_devq_flush().
@@ -155,6 +180,16 @@ int vio_devq_pop(struct vio_devq *q, struct vio_chain *c);
  * queue is broken (nothing is written to the ring).
  */
 int vio_devq_push(struct vio_devq *q, uint16_t id, uint32_t len);
+
+/*
+ * Marks the chains u[0 .. n-1] used, in that order, as that many
+ * vio_devq_push() calls would (visible at the next vio_devq_flush()).
+ * Returns n; k < n when u[k] is not in flight (a caller bug: u[k] and the
+ * ones after it are not pushed); -EIO if the queue is broken (the chains
+ * before the first not in flight are no longer in flight; nothing is
+ * written to the ring).
+ */
+int vio_devq_push_burst(struct vio_devq *q, const struct vio_used *u, uint32_t n);
 
 /*
  * Publishes every element pushed since the last flush (one store of the used

@@ -81,6 +81,14 @@ struct vio_sg {
 	uint32_t len;  /* bytes, > 0 */
 };
 
+/* One buffer for vio_drvq_add_burst(): the arguments of vio_drvq_add(). */
+struct vio_drvq_buf {
+	const struct vio_sg *sg; /* nout + nin segments, readable ones first */
+	uint32_t nout;
+	uint32_t nin;
+	void *token;
+};
+
 enum vio_drvq_area {
 	VIO_DRVQ_DESC,   /* descriptor table / descriptor ring */
 	VIO_DRVQ_DRIVER, /* available ring / driver event suppression */
@@ -148,6 +156,17 @@ int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uin
 		 void *token);
 
 /*
+ * Adds b[0], b[1], ... in that order, as that many vio_drvq_add() calls
+ * would, and stops at the first that vio_drvq_add() would refuse (no room,
+ * invalid: nothing of it is written).
+ * Returns the number added, 1..n; when b[0] itself is refused, what
+ * vio_drvq_add() returns for it (-ENOSPC, -EINVAL, -EIO). @n of 0 returns 0.
+ * With VIRTIO_F_RING_PACKED, buffers of one segment are written in one
+ * tight loop: the fast path of a burst (bench/ring).
+ */
+int vio_drvq_add_burst(struct vio_drvq *q, const struct vio_drvq_buf *b, uint32_t n);
+
+/*
  * Publishes the buffers added since the last call (split: one store of the
  * available index, VIRTIO 1.4 §2.7.13.3; packed: one store of the flags of
  * the first descriptor they took, §2.8.21.1) and applies available buffer
@@ -169,6 +188,16 @@ int vio_drvq_kick_prepare(struct vio_drvq *q);
  * only if it returned 0.
  */
 int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len);
+
+/*
+ * Takes up to @n used buffers, as that many vio_drvq_get_used() calls
+ * would: token[i] and len[i] for each, oldest first.
+ * Returns the number taken, 1..n, and stops early when no more is used or
+ * the next used element breaks the queue (the next call then returns
+ * -EIO); 0 if none is used; -EIO if the queue is or has just become broken
+ * with nothing taken.
+ */
+int vio_drvq_get_used_burst(struct vio_drvq *q, void **token, uint32_t *len, uint32_t n);
 
 /*
  * Used buffer notification suppression (VIRTIO 1.4 §2.7.7.1; packed §2.8.10,

@@ -77,16 +77,50 @@ void vio_devq_set_mem(struct vio_devq *q, const struct vio_mem *mem)
 	q->mem = mem;
 }
 
-int vio_devq_pop(struct vio_devq *q, struct vio_chain *c)
+/* One chain the general way (every shape, the inflight log): as vio_devq_pop(). */
+static int pop_one(struct vio_devq *q, struct vio_chain *c)
 {
 	uint16_t id;
 
-	if (q->broken)
-		return -EIO;
 	/* Chains a previous process popped and never completed come first. */
 	if (q->log && inflight_next_resubmit(q, &id))
 		return q->packed ? packed_resubmit(q, c, id) : split_resubmit(q, c, id);
 	return q->packed ? packed_pop(q, c) : split_pop(q, c);
+}
+
+int vio_devq_pop_burst(struct vio_devq *q, struct vio_chain *c, uint32_t n)
+{
+	uint32_t i = 0;
+
+	if (q->broken)
+		return -EIO;
+	while (i < n) {
+		int r;
+
+		/* A run of one-descriptor buffers in one tight loop; whatever
+		 * it leaves (another shape, an error) the general way. */
+		if (q->packed && !q->log)
+			i += packed_pop_fast(q, c + i, n - i);
+		if (i == n)
+			break;
+		c[i].truncated = 0;
+		r = pop_one(q, &c[i]);
+		if (r == -ENOBUFS) {
+			c[i].truncated = 1;
+			r = 1;
+		}
+		if (r != 1)
+			return i ? (int)i : r;
+		i++;
+	}
+	return (int)n;
+}
+
+int vio_devq_pop(struct vio_devq *q, struct vio_chain *c)
+{
+	int r = vio_devq_pop_burst(q, c, 1);
+
+	return r == 1 && c->truncated ? -ENOBUFS : r;
 }
 
 static void write_used(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs,
@@ -139,7 +173,8 @@ static void in_order_drain(struct vio_devq *q)
 	}
 }
 
-int vio_devq_push(struct vio_devq *q, uint16_t id, uint32_t len)
+/* Marks one chain used: 0, -EINVAL (not in flight) or -EIO (broken, bookkeeping done). */
+static int push_one(struct vio_devq *q, uint16_t id, uint32_t len)
 {
 	struct devq_slot *s;
 
@@ -161,6 +196,32 @@ int vio_devq_push(struct vio_devq *q, uint16_t id, uint32_t len)
 		return -EIO;
 	write_used(q, id, len, 1, s->ndesc);
 	return 0;
+}
+
+int vio_devq_push_burst(struct vio_devq *q, const struct vio_used *u, uint32_t n)
+{
+	uint32_t i = 0;
+	int err = 0;
+
+	if (q->packed && !q->in_order && !q->log && !q->broken)
+		i = packed_push_fast(q, u, n);
+	for (; i < n; i++) {
+		int r = push_one(q, u[i].id, u[i].len);
+
+		if (r == -EINVAL)
+			break;
+		if (r)
+			err = r;
+	}
+	return err ? err : (int)i;
+}
+
+int vio_devq_push(struct vio_devq *q, uint16_t id, uint32_t len)
+{
+	struct vio_used u = { id, len };
+	int r = vio_devq_push_burst(q, &u, 1);
+
+	return r == 1 ? 0 : r == 0 ? -EINVAL : r;
 }
 
 int vio_devq_flush(struct vio_devq *q)

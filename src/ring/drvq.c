@@ -104,14 +104,13 @@ int vio_drvq_init(struct vio_drvq *q, const struct vio_drvq_config *cfg)
 	return q->is_packed ? packed_drv_init(q, cfg) : split_drv_init(q, cfg);
 }
 
-int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t nin,
-		 void *token)
+/* One buffer the general way: as vio_drvq_add(), on a queue not broken. */
+static int add_one(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t nin,
+		   void *token)
 {
 	uint64_t n = (uint64_t)nout + nin, total = 0, in = 0;
 	uint64_t i;
 
-	if (q->broken)
-		return -EIO;
 	/* VIRTIO 1.4 §2.7.5.3.1: no chain longer than the Queue Size, indirect or not. */
 	if (n == 0 || n > q->num || !sg)
 		return -EINVAL;
@@ -131,6 +130,38 @@ int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uin
 	return split_drv_add(q, sg, nout, (uint32_t)n, (uint32_t)in, token);
 }
 
+int vio_drvq_add_burst(struct vio_drvq *q, const struct vio_drvq_buf *b, uint32_t n)
+{
+	uint32_t i = 0;
+
+	if (q->broken)
+		return -EIO;
+	while (i < n) {
+		int r;
+
+		/* A run of one-segment buffers in one tight loop; whatever it
+		 * leaves (another shape, no room, invalid) the general way. */
+		if (q->is_packed)
+			i += packed_drv_add_fast(q, b + i, n - i);
+		if (i == n)
+			break;
+		r = add_one(q, b[i].sg, b[i].nout, b[i].nin, b[i].token);
+		if (r)
+			return i ? (int)i : r;
+		i++;
+	}
+	return (int)n;
+}
+
+int vio_drvq_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t nin,
+		 void *token)
+{
+	struct vio_drvq_buf b = { sg, nout, nin, token };
+	int r = vio_drvq_add_burst(q, &b, 1);
+
+	return r == 1 ? 0 : r;
+}
+
 int vio_drvq_kick_prepare(struct vio_drvq *q)
 {
 	if (q->broken)
@@ -138,11 +169,33 @@ int vio_drvq_kick_prepare(struct vio_drvq *q)
 	return q->is_packed ? packed_drv_kick_prepare(q) : split_drv_kick_prepare(q);
 }
 
-int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len)
+int vio_drvq_get_used_burst(struct vio_drvq *q, void **token, uint32_t *len, uint32_t n)
 {
+	uint32_t i = 0;
+
 	if (q->broken)
 		return -EIO;
-	return q->is_packed ? packed_drv_get_used(q, token, len) : split_drv_get_used(q, token, len);
+	while (i < n) {
+		int r;
+
+		/* A run of plain used descriptors (or of an IN_ORDER batch) in
+		 * one tight loop; whatever it leaves, the general way. */
+		if (q->is_packed)
+			i += packed_drv_get_used_fast(q, token + i, len + i, n - i);
+		if (i == n)
+			break;
+		r = q->is_packed ? packed_drv_get_used(q, &token[i], &len[i])
+				 : split_drv_get_used(q, &token[i], &len[i]);
+		if (r != 1)
+			return i ? (int)i : r;
+		i++;
+	}
+	return (int)n;
+}
+
+int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len)
+{
+	return vio_drvq_get_used_burst(q, token, len, 1);
 }
 
 void vio_drvq_cb_disable(struct vio_drvq *q)

@@ -12,8 +12,9 @@
 /* What the driver remembers of a buffer id (split: a head descriptor). */
 enum drvq_state {
 	DRVQ_FREE = 0, /* not in flight (or, split, not the head of a chain) */
-	DRVQ_ADDED,    /* written, not yet published to the device */
-	DRVQ_AVAIL,    /* published: the device may use it */
+	DRVQ_ADDED,    /* written, not yet published to the device (packed: in
+			  flight, published or not: see packed.pub_seq) */
+	DRVQ_AVAIL,    /* split: published: the device may use it */
 };
 
 /*
@@ -36,6 +37,7 @@ enum drvq_state {
  */
 struct drvq_slot {
 	void *token;       /* the caller's token (may be NULL) */
+	uint64_t seq;      /* packed: the number of buffers added before this one */
 	uint32_t in_bytes; /* device-writable bytes, clamped to UINT32_MAX (used len bound) */
 	uint16_t ndesc;    /* descriptors the buffer takes in the table / ring */
 	uint16_t link;     /* see above */
@@ -102,11 +104,15 @@ struct vio_drvq {
 		uint32_t pub_descs;   /* published, not yet used: [next_used, pub_pos) */
 		uint32_t add_descs;   /* added, not yet published: [pub_pos, next_avail) */
 		uint32_t ev;          /* what we last stored in *driver (one 32-bit word) */
-		/* [num] ids in the order they were added, a ring: ord_pub
-		 * published ones (IN_ORDER only, oldest at ord_head), then
-		 * ord_add not yet published. */
+		/* IN_ORDER: [num] ids in the order they were added, a ring:
+		 * ord_pub published ones (oldest at ord_head), then ord_add
+		 * not yet published. */
 		uint16_t *ord;
 		uint32_t ord_head, ord_pub, ord_add;
+		/* Buffers added, and published, since init: an id in flight
+		 * was published when its slot's seq is below pub_seq (64 bits:
+		 * never wraps). Spares kick_prepare a store per buffer. */
+		uint64_t add_seq, pub_seq;
 	} packed;
 
 	struct drvq_slot slot[]; /* [num], then the split avail shadow / packed order ring [num] */
@@ -146,6 +152,15 @@ void split_drv_release(struct vio_drvq *q, uint16_t id);
 int packed_drv_init(struct vio_drvq *q, const struct vio_drvq_config *cfg);
 int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, uint32_t n,
 		   uint32_t in_bytes, void *token);
+/*
+ * The fast paths of the bursts: add b[0..n-1] of one segment each, or take
+ * used buffers into token[]/len[], as many as are of the common shape, in
+ * one loop; returns how many. What they stop at, they leave untouched for
+ * the general path to take or refuse.
+ */
+uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *restrict b, uint32_t n);
+uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
+				  uint32_t *restrict len, uint32_t n);
 int packed_drv_kick_prepare(struct vio_drvq *q);
 int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len);
 void packed_drv_cb_disable(struct vio_drvq *q);

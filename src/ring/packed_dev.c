@@ -146,6 +146,125 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 	return w.overflow ? -ENOBUFS : 1;
 }
 
+/*
+ * How many descriptors from @pos on, at most @n, have flags & @mask equal
+ * to @want (the wrap counter flipping at the end of the ring). Only loads,
+ * in a loop short enough that the processor has the cache misses of a whole
+ * batch in flight at once, rather than one line at a time behind the
+ * checks of each buffer. A hint: the flags are read (and checked) again.
+ */
+static inline uint32_t scan(const struct vio_devq *q, uint16_t pos, uint16_t want, uint16_t mask,
+			    uint32_t n)
+{
+	uint32_t k;
+
+	for (k = 0; k < n; k++) {
+		if ((vio_le16_read(&q->pdesc[pos].flags) & mask) != want)
+			break;
+		if (++pos == q->num) {
+			pos = 0;
+			want ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
+		}
+	}
+	return k;
+}
+
+/*
+ * The fast path of vio_devq_pop_burst(): buffers of one direct descriptor
+ * (no NEXT, no INDIRECT: §2.8.5, §2.8.6), writable or not, each wholly in
+ * the guest memory region of the last buffer, with room for its iovec; no
+ * inflight log (the caller's test). Pops such buffers into c[0..n-1] until
+ * one is not; returns how many. Every check of packed_pop() and
+ * devq_take() for such a buffer is made here; a buffer that fails one, or
+ * has another shape, is left where it is (not popped, nothing written) for
+ * packed_pop() to take or refuse.
+ */
+uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint32_t n)
+{
+	const uint16_t mask = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED | VIRTQ_DESC_F_NEXT |
+			      VIRTQ_DESC_F_INDIRECT;
+	/* Locals, stored back at the end: the stores to the chains and slots
+	 * (chars among them) could otherwise alias any field of *q. */
+	struct pvirtq_desc *restrict ring = q->pdesc;
+	struct devq_slot *restrict slots = q->slots;
+	uint16_t *restrict order = q->order;
+	uint32_t i, num = q->num, room, order_at = 0;
+	uint16_t pos = q->next_avail, want;
+	bool wrap = q->avail_wrap, in_order = q->in_order;
+	uint64_t gpa, size;
+	char *hva;
+
+	if (q->mem_hint >= q->mem->nregions)
+		return 0;
+	gpa = q->mem->regions[q->mem_hint].gpa;
+	size = q->mem->regions[q->mem_hint].size;
+	hva = q->mem->regions[q->mem_hint].hva;
+	/* DESIGN.md §4: never more descriptors in flight than the ring holds. */
+	room = num - q->desc_inflight;
+	if (n > room)
+		n = room;
+	if (in_order)
+		order_at = order_pos(q, q->order_count);
+	/* §2.8.1: available: AVAIL equal to the wrap counter, USED not. */
+	want = wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+	n = scan(q, pos, want, mask, n);
+	for (i = 0; i < n; i++) {
+		struct pvirtq_desc *d = &ring[pos];
+		/* Pairs with the driver's release store of flags (§2.8.21.1.1). */
+		uint16_t flags = vio_le16_load_acquire(&d->flags), id;
+		uint64_t addr, off;
+		struct devq_slot *s;
+		struct iovec *iov;
+		uint32_t len, in;
+
+		if ((flags & mask) != want)
+			break;
+		addr = le64_to_cpu((le64){ VIO_READ_ONCE(d->addr.v) });
+		len = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
+		id = vio_le16_read(&d->id);
+		/* mem_gpa_ptr_hint(): inside the region, len >= 1, no end computed. */
+		off = addr - gpa;
+		if (addr < gpa || off >= size || (uint64_t)len - 1 >= size - off || !c[i].iov_cap ||
+		    id >= num)
+			break;
+		s = &slots[id];
+		if (s->inflight)
+			break; /* devq_take() refuses it */
+		in = flags & VIRTQ_DESC_F_WRITE ? len : 0;
+		iov = c[i].iov;
+		iov->iov_base = hva + off;
+		iov->iov_len = len;
+		c[i].nout = !in;
+		c[i].nin = !!in;
+		c[i].out_bytes = len - in;
+		c[i].in_bytes = in;
+		c[i].id = id;
+		c[i].ndesc = 1;
+		c[i].truncated = 0;
+		s->in_bytes = in;
+		s->ndesc = 1;
+		s->inflight = 1;
+		s->done = 0;
+		if (in_order) {
+			order[order_at] = id;
+			if (++order_at == num)
+				order_at = 0;
+		}
+		if (++pos == num) {
+			pos = 0;
+			wrap = !wrap;
+			want ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
+		}
+	}
+	q->next_avail = pos;
+	q->avail_wrap = wrap;
+	q->inflight += i;
+	q->desc_inflight += i;
+	if (in_order)
+		q->order_count += i;
+	return i;
+}
+
 /* Pops again buffer @id, in flight in a previous process, from its saved list. */
 int packed_resubmit(struct vio_devq *q, struct vio_chain *c, uint16_t id)
 {
@@ -179,7 +298,8 @@ int packed_resubmit(struct vio_devq *q, struct vio_chain *c, uint16_t id)
 	return w.overflow ? -ENOBUFS : 1;
 }
 
-void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc)
+/* Writes the used descriptor of buffer @id, @len, which took @ndesc descriptors. */
+static inline void push_desc(struct vio_devq *q, uint16_t id, uint32_t len, uint32_t ndesc)
 {
 	struct pvirtq_desc *d = &q->pdesc[q->next_used];
 	/* §2.8.1: a used descriptor has AVAIL and USED equal to our wrap
@@ -187,7 +307,6 @@ void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, 
 	uint16_t flags = (q->used_wrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0) |
 			 (len ? VIRTQ_DESC_F_WRITE : 0);
 
-	(void)nbufs;
 	VIO_WRITE_ONCE(d->id.v, cpu_to_le16(id).v);
 	VIO_WRITE_ONCE(d->len.v, cpu_to_le32(len).v);
 	if (!q->batch_pending) {
@@ -205,6 +324,75 @@ void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, 
 		ndesc -= q->num;
 	}
 	advance(q, &q->next_used, &q->used_wrap, ndesc);
+}
+
+void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc)
+{
+	(void)nbufs;
+	push_desc(q, id, len, ndesc);
+}
+
+/*
+ * vio_devq_push_burst() without IN_ORDER, log or broken ring: the checks
+ * and bookkeeping of push_one() and the used descriptor, per element.
+ */
+uint32_t packed_push_fast(struct vio_devq *q, const struct vio_used *restrict u, uint32_t n)
+{
+	const uint16_t both = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
+	/* Locals and restrict, as in packed_pop_fast(). */
+	struct pvirtq_desc *restrict ring = q->pdesc;
+	struct devq_slot *restrict slots = q->slots;
+	uint32_t i, num = q->num, pos = q->next_used, p, ndesc = 0;
+	/* §2.8.1: a used descriptor has AVAIL and USED equal to our wrap counter. */
+	uint16_t used = q->used_wrap ? both : 0;
+	bool pending = q->batch_pending;
+
+	/* The cache lines about to be written, asked for all at once (the
+	 * driver may hold them: it wrote them, or polls them). */
+	for (i = 0, p = pos; i < n; i += 4) {
+		__builtin_prefetch(&ring[p], 1);
+		p += 4;
+		if (p >= num)
+			p -= num;
+	}
+	for (i = 0; i < n; i++) {
+		uint16_t id = u[i].id, flags;
+		uint32_t len = u[i].len, nd;
+		struct pvirtq_desc *d = &ring[pos];
+		struct devq_slot *s;
+
+		if (id >= num)
+			break; /* push_one() refuses it */
+		s = &slots[id];
+		if (!s->inflight)
+			break;
+		if (len > s->in_bytes)
+			len = s->in_bytes;
+		nd = s->ndesc;
+		s->inflight = 0;
+		/* As push_desc(): §2.8.3 WRITE when data was written; the
+		 * first of a batch is published last, by flush. */
+		VIO_WRITE_ONCE(d->id.v, cpu_to_le16(id).v);
+		VIO_WRITE_ONCE(d->len.v, cpu_to_le32(len).v);
+		flags = (uint16_t)(used | (len ? VIRTQ_DESC_F_WRITE : 0));
+		if (!pending) {
+			pending = true;
+			q->batch_first = (uint16_t)pos;
+			q->batch_first_flags = flags;
+		} else {
+			vio_le16_write(&d->flags, flags);
+		}
+		/* §2.8.6: skip the rest of the list. */
+		ndesc += nd;
+		for (pos += nd; pos >= num; pos -= num)
+			used ^= both;
+	}
+	q->next_used = (uint16_t)pos;
+	q->used_wrap = used != 0;
+	q->batch_pending = pending;
+	q->desc_inflight -= ndesc;
+	q->inflight -= i;
+	return i;
 }
 
 /*

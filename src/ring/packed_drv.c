@@ -168,12 +168,99 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
 	s->ndesc = (uint16_t)need;
 	s->indirect = indirect;
 	s->state = DRVQ_ADDED;
+	s->seq = q->packed.add_seq++;
 	/* ord_pub + ord_add < num: this id was free. */
 	k = ord_pos(q, q->packed.ord_pub + q->packed.ord_add++);
-	q->packed.ord[k] = id;
-	if (q->in_order)
+	if (q->in_order) {
+		q->packed.ord[k] = id;
 		s->link = (uint16_t)k; /* where a batch ending here ends: see get_used */
+	}
 	return 0;
+}
+
+/*
+ * The fast path of vio_drvq_add_burst(): buffers of one segment, written
+ * as in packed_drv_add() (direct: one segment never goes indirect) after
+ * the checks of add_one() for one segment, while descriptors are free.
+ * Returns how many; the one it stops at is untouched.
+ */
+uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *restrict b, uint32_t n)
+{
+	/* Locals, stored back at the end, and restrict: the arrays do not
+	 * overlap, and without it every store (chars among them) would make
+	 * the compiler load the fields of *q and b[] again. */
+	struct pvirtq_desc *restrict ring = q->packed.desc;
+	struct drvq_slot *restrict slot = q->slot;
+	uint16_t *restrict ord = q->in_order ? q->packed.ord : NULL;
+	uint32_t num = q->num, nfree = q->num_free, ord_add = q->packed.ord_add;
+	uint32_t k = ord_pos(q, q->packed.ord_pub + ord_add), i, p;
+	uint16_t pos = q->packed.next_avail, free_id = q->packed.free_id;
+	uint16_t avail = avail_flags(q->packed.avail_wrap);
+	uint64_t seq = q->packed.add_seq;
+	/* As in packed_drv_add(): the first flags since the last publish
+	 * are stored by kick_prepare, the others at once. */
+	uint16_t *first = ord_add == 0 ? &q->packed.pub_flags : NULL;
+
+	if (n > nfree)
+		n = nfree;
+	/* Ask for the cache lines of the descriptors about to be written all
+	 * at once: the device last wrote them (used), and one line at a
+	 * time, behind the stores before it, each would cost a round trip. */
+	for (i = 0, p = pos; i < n; i += 4) {
+		__builtin_prefetch(&ring[p], 1);
+		p += 4;
+		if (p >= num)
+			p -= num;
+	}
+	for (i = 0; i < n; i++) {
+		const struct vio_sg *sg = b[i].sg;
+		uint32_t nout = b[i].nout, nin = b[i].nin, len;
+		void *token = b[i].token;
+		struct drvq_slot *s = &slot[free_id];
+		uint16_t id = free_id, flags;
+		uint64_t addr;
+
+		if ((uint64_t)nout + nin != 1 || !sg)
+			break;
+		addr = sg->addr;
+		len = sg->len;
+		if (len == 0 || addr > UINT64_MAX - (len - 1))
+			break;
+		free_id = s->link;
+		s->token = token;
+		s->seq = seq++;
+		s->in_bytes = nin ? len : 0;
+		s->ndesc = 1;
+		s->state = DRVQ_ADDED;
+		s->indirect = 0;
+		if (ord) {
+			ord[k] = id;
+			s->link = (uint16_t)k;
+			if (++k == num)
+				k = 0;
+		}
+		put_desc(&ring[pos], addr, len, id);
+		flags = (uint16_t)((nin ? VIRTQ_DESC_F_WRITE : 0) | avail);
+		if (first) {
+			*first = flags;
+			first = NULL;
+		} else {
+			vio_le16_store_release(&ring[pos].flags, flags);
+		}
+		if (++pos == num) {
+			pos = 0;
+			avail ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED; /* the wrap counter flips */
+		}
+	}
+	q->packed.next_avail = pos;
+	q->packed.avail_wrap = avail == avail_flags(true);
+	q->packed.free_id = free_id;
+	q->packed.ord_add = ord_add + i;
+	q->packed.add_seq = seq;
+	q->packed.add_descs += i;
+	q->num_free = nfree - i;
+	q->inflight += i;
+	return i;
 }
 
 /* One snapshot of the device's event suppression structure: desc and flags together. */
@@ -189,14 +276,13 @@ static void read_device_event(const struct vio_drvq *q, uint16_t *desc, uint16_t
 
 int packed_drv_kick_prepare(struct vio_drvq *q)
 {
-	uint32_t old, cur, i, first = q->packed.ord_pub, nadd = q->packed.ord_add;
+	uint32_t old, cur;
 	uint16_t desc, flags;
 
-	if (!nadd)
+	if (!q->packed.ord_add)
 		return 0;
-	/* Locals above: the stores of state (a char) may alias any field. */
-	for (i = 0; i < nadd; i++)
-		q->slot[q->packed.ord[ord_pos(q, first + i)]].state = DRVQ_AVAIL;
+	/* Every id added so far is now published (see published()). */
+	q->packed.pub_seq = q->packed.add_seq;
 	/* VIRTIO 1.4 §2.8.21.1.1: every descriptor and indirect table
 	 * written before the flags that make the batch available. Pairs with
 	 * the device's acquire load of the flags at its next_avail
@@ -229,6 +315,16 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	/* Notify when the descriptor the device named is one we just made
 	 * available (or is nonsense). */
 	return packed_event_passed(q->num, old, cur, desc);
+}
+
+/*
+ * Whether the buffer of slot @s is one the device may use: in flight, and
+ * made available by a kick_prepare since it was added. A used id that is
+ * not is a lie.
+ */
+static inline bool published(const struct vio_drvq *q, const struct drvq_slot *s)
+{
+	return s->state != DRVQ_FREE && s->seq < q->packed.pub_seq;
 }
 
 /* packed_drv_release(), inline for get_used. */
@@ -311,7 +407,7 @@ int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 	l = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
 	if (id >= q->num)
 		return drvq_fail(q, "used id out of range");
-	if (q->slot[id].state != DRVQ_AVAIL)
+	if (!published(q, &q->slot[id]))
 		return drvq_fail(q, "used id not in flight");
 	/* §2.8.3, §2.8.4: without WRITE nothing was written and len is
 	 * reserved; with it, more than the device-writable part is a lie. */
@@ -345,6 +441,86 @@ int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
 	*len = l;
 	release(q, (uint16_t)id);
 	return 1;
+}
+
+/*
+ * The fast path of vio_drvq_get_used_burst(): the rest of an IN_ORDER
+ * batch; without IN_ORDER, used descriptors that pass every check of
+ * packed_drv_get_used(). Returns how many were taken; the used descriptor
+ * it stops at (none, another wrap counter, a lie) is left for
+ * packed_drv_get_used() to take or refuse.
+ */
+uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
+				  uint32_t *restrict len, uint32_t n)
+{
+	const uint16_t both = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
+	struct pvirtq_desc *restrict ring = q->packed.desc;
+	struct drvq_slot *restrict slot = q->slot;
+	uint32_t i = 0, num = q->num, pub = q->packed.pub_descs, k;
+	uint16_t pos = q->packed.next_used, want, free_id = q->packed.free_id, p, w;
+	uint64_t pub_seq = q->packed.pub_seq;
+
+	if (q->in_order) {
+		for (; i < n && q->batch_left; i++)
+			batch_next(q, &token[i], &len[i]);
+		return i;
+	}
+	/* §2.8.1: used: AVAIL and USED both equal to the wrap counter. */
+	want = q->packed.used_wrap ? both : 0;
+	if (n > pub)
+		n = pub;
+	/* Only loads first, so that the cache misses of a batch overlap (a
+	 * hint: the flags are read and checked again below). One descriptor
+	 * per buffer is all this path takes. */
+	for (k = 0, p = pos, w = want; k < n; k++) {
+		if ((vio_le16_read(&ring[p].flags) & both) != w)
+			break;
+		if (++p == num) {
+			p = 0;
+			w ^= both;
+		}
+	}
+	for (n = k; i < n; i++) {
+		struct pvirtq_desc *d = &ring[pos];
+		/* Pairs with the device's release store of the flags. */
+		uint16_t flags = vio_le16_load_acquire(&d->flags);
+		struct drvq_slot *s;
+		uint32_t id, l;
+
+		if ((flags & both) != want)
+			break;
+		id = vio_le16_read(&d->id);
+		l = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
+		if (id >= num)
+			break;
+		s = &slot[id];
+		/* published(), and one descriptor (§2.8.6: a list skips more). */
+		if (s->state == DRVQ_FREE || s->seq >= pub_seq || s->ndesc != 1)
+			break;
+		/* §2.8.3, §2.8.4, as packed_drv_get_used(). */
+		if (!(flags & VIRTQ_DESC_F_WRITE))
+			l = 0;
+		else if (l > s->in_bytes)
+			break;
+		if (++pos == num) {
+			pos = 0;
+			want ^= both;
+		}
+		token[i] = s->token;
+		len[i] = l;
+		/* release(), its counters below. */
+		s->link = free_id;
+		free_id = (uint16_t)id;
+		s->state = DRVQ_FREE;
+		s->token = NULL;
+	}
+	q->packed.next_used = pos;
+	q->packed.used_wrap = want == both;
+	q->packed.free_id = free_id;
+	q->packed.pub_descs = pub - i;
+	q->num_free += i;
+	q->inflight -= i;
+	return i;
 }
 
 /* Stores @desc and @flags into our event suppression structure as one word. */
