@@ -147,29 +147,6 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 }
 
 /*
- * How many descriptors from @pos on, at most @n, have flags & @mask equal
- * to @want (the wrap counter flipping at the end of the ring). Only loads,
- * in a loop short enough that the processor has the cache misses of a whole
- * batch in flight at once, rather than one line at a time behind the
- * checks of each buffer. A hint: the flags are read (and checked) again.
- */
-static inline uint32_t scan(const struct vio_devq *q, uint16_t pos, uint16_t want, uint16_t mask,
-			    uint32_t n)
-{
-	uint32_t k;
-
-	for (k = 0; k < n; k++) {
-		if ((vio_le16_read(&q->pdesc[pos].flags) & mask) != want)
-			break;
-		if (++pos == q->num) {
-			pos = 0;
-			want ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
-		}
-	}
-	return k;
-}
-
-/*
  * The fast path of vio_devq_pop_burst(): buffers of one direct descriptor
  * (no NEXT, no INDIRECT: §2.8.5, §2.8.6), writable or not, each wholly in
  * the guest memory region of the last buffer, with room for its iovec; no
@@ -183,85 +160,86 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 {
 	const uint16_t mask = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED | VIRTQ_DESC_F_NEXT |
 			      VIRTQ_DESC_F_INDIRECT;
-	/* Locals, stored back at the end: the stores to the chains and slots
-	 * (chars among them) could otherwise alias any field of *q. */
+	/* Locals, stored back at the end, and restrict: the stores to the
+	 * chains and slots (chars among them) could otherwise alias any
+	 * field of *q, loaded again after each. */
 	struct pvirtq_desc *restrict ring = q->pdesc;
 	struct devq_slot *restrict slots = q->slots;
-	uint16_t *restrict order = q->order;
-	uint32_t i, num = q->num, room, order_at = 0;
-	uint16_t pos = q->next_avail, want;
-	bool wrap = q->avail_wrap, in_order = q->in_order;
+	const struct vio_mem_region *r;
+	uint32_t i, num = q->num, pos = q->next_avail;
 	uint64_t gpa, size;
+	uint16_t want;
 	char *hva;
 
 	if (q->mem_hint >= q->mem->nregions)
 		return 0;
-	gpa = q->mem->regions[q->mem_hint].gpa;
-	size = q->mem->regions[q->mem_hint].size;
-	hva = q->mem->regions[q->mem_hint].hva;
+	r = &q->mem->regions[q->mem_hint];
+	gpa = r->gpa;
+	size = r->size;
+	hva = r->hva;
 	/* DESIGN.md §4: never more descriptors in flight than the ring holds. */
-	room = num - q->desc_inflight;
-	if (n > room)
-		n = room;
-	if (in_order)
-		order_at = order_pos(q, q->order_count);
+	if (n > num - q->desc_inflight)
+		n = num - q->desc_inflight;
 	/* §2.8.1: available: AVAIL equal to the wrap counter, USED not. */
-	want = wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
-	n = scan(q, pos, want, mask, n);
+	want = q->avail_wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
+	n = packed_scan(ring, num, pos, want, mask, n);
 	for (i = 0; i < n; i++) {
 		struct pvirtq_desc *d = &ring[pos];
 		/* Pairs with the driver's release store of flags (§2.8.21.1.1). */
 		uint16_t flags = vio_le16_load_acquire(&d->flags), id;
-		uint64_t addr, off;
+		struct vio_chain *ch = &c[i];
 		struct devq_slot *s;
-		struct iovec *iov;
-		uint32_t len, in;
+		uint32_t len, w, in;
+		uint64_t off;
 
 		if ((flags & mask) != want)
 			break;
-		addr = le64_to_cpu((le64){ VIO_READ_ONCE(d->addr.v) });
+		/* mem_gpa_ptr_hint(): inside the region, len >= 1, no end
+		 * computed. An addr below gpa wraps off past size: a region
+		 * never reaches 2^64 (vio_mem_add()). */
+		off = le64_to_cpu((le64){ VIO_READ_ONCE(d->addr.v) }) - gpa;
 		len = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
 		id = vio_le16_read(&d->id);
-		/* mem_gpa_ptr_hint(): inside the region, len >= 1, no end computed. */
-		off = addr - gpa;
-		if (addr < gpa || off >= size || (uint64_t)len - 1 >= size - off || !c[i].iov_cap ||
-		    id >= num)
+		if (off >= size || (uint64_t)len - 1 >= size - off || id >= num || !ch->iov_cap)
 			break;
 		s = &slots[id];
 		if (s->inflight)
 			break; /* devq_take() refuses it */
-		in = flags & VIRTQ_DESC_F_WRITE ? len : 0;
-		iov = c[i].iov;
-		iov->iov_base = hva + off;
-		iov->iov_len = len;
-		c[i].nout = !in;
-		c[i].nin = !!in;
-		c[i].out_bytes = len - in;
-		c[i].in_bytes = in;
-		c[i].id = id;
-		c[i].ndesc = 1;
-		c[i].truncated = 0;
+		w = (flags & VIRTQ_DESC_F_WRITE) ? 1 : 0; /* one iovec, readable or writable */
+		in = len & (0u - w);
+		ch->iov->iov_base = hva + off;
+		ch->iov->iov_len = len;
+		ch->id = id;
+		ch->ndesc = 1;
+		ch->nout = w ^ 1;
+		ch->nin = w;
+		ch->out_bytes = len - in;
+		ch->in_bytes = in;
+		ch->truncated = 0;
 		s->in_bytes = in;
 		s->ndesc = 1;
 		s->inflight = 1;
 		s->done = 0;
-		if (in_order) {
-			order[order_at] = id;
-			if (++order_at == num)
-				order_at = 0;
-		}
 		if (++pos == num) {
 			pos = 0;
-			wrap = !wrap;
 			want ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
 		}
 	}
-	q->next_avail = pos;
-	q->avail_wrap = wrap;
+	q->next_avail = (uint16_t)pos;
+	q->avail_wrap = want == VIRTQ_DESC_F_AVAIL;
 	q->inflight += i;
 	q->desc_inflight += i;
-	if (in_order)
+	if (q->in_order) {
+		/* The pop order, for push to complete in (devq_take()). */
+		uint32_t at = order_pos(q, q->order_count);
+
+		for (uint32_t k = 0; k < i; k++) {
+			q->order[at] = c[k].id;
+			if (++at == num)
+				at = 0;
+		}
 		q->order_count += i;
+	}
 	return i;
 }
 
@@ -350,7 +328,7 @@ uint32_t packed_push_fast(struct vio_devq *q, const struct vio_used *restrict u,
 	/* The cache lines about to be written, asked for all at once (the
 	 * driver may hold them: it wrote them, or polls them). */
 	for (i = 0, p = pos; i < n; i += 4) {
-		__builtin_prefetch(&ring[p], 1);
+		vio_prefetch_w(&ring[p]);
 		p += 4;
 		if (p >= num)
 			p -= num;

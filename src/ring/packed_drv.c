@@ -207,7 +207,7 @@ uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *rest
 	 * at once: the device last wrote them (used), and one line at a
 	 * time, behind the stores before it, each would cost a round trip. */
 	for (i = 0, p = pos; i < n; i += 4) {
-		__builtin_prefetch(&ring[p], 1);
+		vio_prefetch_w(&ring[p]);
 		p += 4;
 		if (p >= num)
 			p -= num;
@@ -456,8 +456,8 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 	const uint16_t both = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
 	struct pvirtq_desc *restrict ring = q->packed.desc;
 	struct drvq_slot *restrict slot = q->slot;
-	uint32_t i = 0, num = q->num, pub = q->packed.pub_descs, k;
-	uint16_t pos = q->packed.next_used, want, free_id = q->packed.free_id, p, w;
+	uint32_t i = 0, num = q->num, pub = q->packed.pub_descs;
+	uint16_t pos = q->packed.next_used, want, free_id = q->packed.free_id;
 	uint64_t pub_seq = q->packed.pub_seq;
 
 	if (q->in_order) {
@@ -469,18 +469,10 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 	want = q->packed.used_wrap ? both : 0;
 	if (n > pub)
 		n = pub;
-	/* Only loads first, so that the cache misses of a batch overlap (a
-	 * hint: the flags are read and checked again below). One descriptor
-	 * per buffer is all this path takes. */
-	for (k = 0, p = pos, w = want; k < n; k++) {
-		if ((vio_le16_read(&ring[p].flags) & both) != w)
-			break;
-		if (++p == num) {
-			p = 0;
-			w ^= both;
-		}
-	}
-	for (n = k; i < n; i++) {
+	/* Only loads first, so that the cache misses of a batch overlap. One
+	 * descriptor per buffer is all this path takes. */
+	n = packed_scan(ring, num, pos, want, both, n);
+	for (; i < n; i++) {
 		struct pvirtq_desc *d = &ring[pos];
 		/* Pairs with the device's release store of the flags. */
 		uint16_t flags = vio_le16_load_acquire(&d->flags);

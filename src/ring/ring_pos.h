@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Ring position arithmetic shared by the driver and the device side, without
- * division: a packed Queue Size need not be a power of 2.
+ * division: a packed Queue Size need not be a power of 2; and the packed
+ * ring's look-ahead over descriptor flags.
  */
 #ifndef VIO_RING_RING_POS_H
 #define VIO_RING_RING_POS_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "atomic.h"
+#include "vio/virtio_ring.h"
 
 /* (@pos + @k) mod @num, for @pos < @num and @k <= @num. */
 static inline uint32_t ring_pos_add(uint32_t pos, uint32_t k, uint32_t num)
@@ -44,6 +48,34 @@ static inline bool packed_event_passed(uint32_t num, uint32_t old, uint32_t cur,
 		return true;
 	return ring_circle_dist(num, old, ring_pos2(num, off, event & 0x8000u)) <
 	       ring_circle_dist(num, old, cur);
+}
+
+/*
+ * A bound on how many descriptors from @pos on, at most @n, have flags &
+ * @mask equal to @want (the wrap counter flipping at the end of the ring):
+ * one look per cache line of 4 descriptors, up to the first line whose
+ * look fails. Only loads, in a loop short enough that the processor has
+ * the cache misses of a whole batch in flight at once, rather than one
+ * line at a time behind the checks of each buffer. A hint: the caller
+ * reads and checks every descriptor again.
+ */
+static inline uint32_t packed_scan(const struct pvirtq_desc *ring, uint32_t num, uint32_t pos,
+				   uint16_t want, uint16_t mask, uint32_t n)
+{
+	uint32_t k;
+
+	for (k = 0; k < n; k += 4) {
+		uint32_t p = pos + k; /* k < n <= num: below 2 * num */
+		uint16_t w = want;
+
+		if (p >= num) {
+			p -= num;
+			w ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
+		}
+		if ((vio_le16_read(&ring[p].flags) & mask) != w)
+			break;
+	}
+	return k < n ? k : n;
 }
 
 #endif /* VIO_RING_RING_POS_H */
