@@ -123,15 +123,22 @@ static void chains_init(struct chains *ch)
 	}
 }
 
-/* Up to @B buffers of the driver's next batch, from @seq on. */
-static uint32_t batch_fill(struct vio_drvq_buf *b, struct vio_sg *sg, uint32_t B, uint64_t seq)
+/* The driver's buffers: one device-writable segment each; batch_fill() sets their addresses. */
+static void bufs_init(struct vio_drvq_buf *b, struct vio_sg *sg)
 {
-	for (uint32_t i = 0; i < B; i++, seq++) {
-		sg[i].addr = DATA_GPA + (seq % RING_NUM) * BUF_LEN;
+	for (uint32_t i = 0; i < 64; i++) {
 		sg[i].len = BUF_LEN;
 		b[i].sg = &sg[i];
 		b[i].nout = 0;
 		b[i].nin = 1;
+	}
+}
+
+/* @B buffers of the driver's next batch, from @seq on (RING_NUM is a power of 2). */
+static uint32_t batch_fill(struct vio_drvq_buf *b, struct vio_sg *sg, uint32_t B, uint64_t seq)
+{
+	for (uint32_t i = 0; i < B; i++, seq++) {
+		sg[i].addr = DATA_GPA + (seq & (RING_NUM - 1)) * BUF_LEN;
 		b[i].token = (void *)(uintptr_t)(seq + 1);
 	}
 	return B;
@@ -148,6 +155,7 @@ int virtq_a(const struct task *t, struct result *r)
 	bool armed = false;
 	struct window w;
 
+	bufs_init(bufs, sg);
 	vio_drvq_cb_disable(q);
 	window_begin(&w, t);
 	for (;;) {
@@ -261,6 +269,7 @@ int virtq_solo(const struct task *t, struct result *r)
 	uint64_t done = 0, seq = 0, t0 = now_ns(), t1;
 
 	chains_init(&ch);
+	bufs_init(bufs, sg);
 	vio_drvq_cb_disable(dq_);
 	vio_devq_kick_disable(vq_);
 	do {
