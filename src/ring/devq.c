@@ -141,36 +141,75 @@ static void write_used(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t n
  */
 static void in_order_drain(struct vio_devq *q)
 {
-	while (q->order_count) {
-		uint16_t nbufs = 0, id = 0;
-		uint32_t ndesc = 0, len = 0;
+	/* Locals and restrict: the slot stores (chars) could otherwise alias
+	 * the fields of *q, loaded again after each. */
+	struct devq_slot *restrict slots = q->slots;
+	const uint16_t *restrict order = q->order;
+	uint32_t num = q->num, head = q->order_head, count = q->order_count;
+	bool log = q->log != NULL;
 
-		while (nbufs < q->order_count) {
-			uint16_t next = q->order[order_pos(q, nbufs)];
-			struct devq_slot *s = &q->slots[next];
+	while (count) {
+		uint32_t nbufs = 0, ndesc = 0, len = 0, at = head;
+		uint16_t id = 0;
+
+		while (nbufs < count) {
+			uint16_t next = order[at];
+			struct devq_slot *s = &slots[next];
 
 			if (!s->done)
 				break;
 			id = next;
-			if (q->log)
+			if (log)
 				(void)inflight_used(q, id); /* bounded: ids in order are in flight */
 			len = s->len;
 			ndesc += s->ndesc;
 			s->inflight = 0;
 			s->done = 0;
 			nbufs++;
+			if (++at == num)
+				at = 0;
 			/* A partial one must report its own length; so must one whose
 			 * writable size did not fit the 32-bit length (2^32 bytes). */
 			if (len != s->in_bytes || s->in_bytes == UINT32_MAX)
 				break;
 		}
 		if (!nbufs)
-			return;
-		q->order_head = order_pos(q, nbufs);
-		q->order_count -= nbufs;
+			break;
+		head = at;
+		count -= nbufs;
+		q->order_head = head;
+		q->order_count = count;
 		if (!q->broken)
-			write_used(q, id, len, nbufs, ndesc);
+			write_used(q, id, len, (uint16_t)nbufs, ndesc);
 	}
+}
+
+/*
+ * vio_devq_push_burst() with IN_ORDER, without log or broken ring: the
+ * checks and bookkeeping of push_one(), per element; the used elements are
+ * written at the next flush (in_order_drain()).
+ */
+static uint32_t in_order_push_fast(struct vio_devq *q, const struct vio_used *restrict u,
+				   uint32_t n)
+{
+	struct devq_slot *restrict slots = q->slots;
+	uint32_t i, num = q->num;
+
+	for (i = 0; i < n; i++) {
+		uint16_t id = u[i].id;
+		uint32_t len = u[i].len;
+		struct devq_slot *s;
+
+		if (id >= num)
+			break; /* push_one() refuses it */
+		s = &slots[id];
+		if (!s->inflight || s->done)
+			break;
+		s->done = 1;
+		s->len = len < s->in_bytes ? len : s->in_bytes;
+	}
+	q->inflight -= i;
+	return i;
 }
 
 /* Marks one chain used: 0, -EINVAL (not in flight) or -EIO (broken, bookkeeping done). */
@@ -203,8 +242,9 @@ int vio_devq_push_burst(struct vio_devq *q, const struct vio_used *u, uint32_t n
 	uint32_t i = 0;
 	int err = 0;
 
-	if (q->packed && !q->in_order && !q->log && !q->broken)
-		i = packed_push_fast(q, u, n);
+	if (!q->log && !q->broken)
+		i = q->in_order ? in_order_push_fast(q, u, n)
+		    : q->packed ? packed_push_fast(q, u, n) : 0;
 	for (; i < n; i++) {
 		int r = push_one(q, u[i].id, u[i].len);
 

@@ -40,10 +40,10 @@ struct drvq_slot {
 	uint64_t seq;      /* packed: the number of buffers added before this one */
 	uint32_t in_bytes; /* device-writable bytes, clamped to UINT32_MAX (used len bound) */
 	uint16_t ndesc;    /* descriptors the buffer takes in the table / ring */
-	uint16_t link;     /* see above */
-	uint16_t last;     /* split: last descriptor of the chain (== id if indirect) */
 	uint8_t state;     /* enum drvq_state */
 	uint8_t indirect;  /* the buffer went through the id's indirect table */
+	uint16_t link;     /* see above */
+	uint16_t last;     /* split: last descriptor of the chain (== id if indirect) */
 };
 
 struct vio_drvq {
