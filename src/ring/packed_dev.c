@@ -163,8 +163,9 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 	/* Locals, stored back at the end, and restrict: the stores to the
 	 * chains and slots (chars among them) could otherwise alias any
 	 * field of *q, loaded again after each. */
-	struct pvirtq_desc *restrict ring = q->pdesc;
+	struct pvirtq_desc *restrict ring = q->pdesc, *rend = ring + q->num, *d;
 	struct devq_slot *restrict slots = q->slots;
+	struct vio_chain *ch, *cend;
 	const struct vio_mem_region *r;
 	uint32_t i, num = q->num, pos = q->next_avail;
 	uint64_t gpa, size;
@@ -183,11 +184,11 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 	/* §2.8.1: available: AVAIL equal to the wrap counter, USED not. */
 	want = q->avail_wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
 	n = packed_scan(ring, num, pos, want, mask, n);
-	for (i = 0; i < n; i++) {
-		struct pvirtq_desc *d = &ring[pos];
+	/* Pointers rather than indices: fewer registers live in the loop. */
+	d = &ring[pos];
+	for (ch = c, cend = c + n; ch != cend; ch++) {
 		/* Pairs with the driver's release store of flags (§2.8.21.1.1). */
 		uint16_t flags = vio_le16_load_acquire(&d->flags), id;
-		struct vio_chain *ch = &c[i];
 		struct devq_slot *s;
 		uint32_t len, w, in;
 		uint64_t off;
@@ -220,11 +221,13 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 		s->ndesc = 1;
 		s->inflight = 1;
 		s->done = 0;
-		if (++pos == num) {
-			pos = 0;
+		if (++d == rend) {
+			d = ring;
 			want ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
 		}
 	}
+	i = (uint32_t)(ch - c);
+	pos = (uint32_t)(d - ring);
 	q->next_avail = (uint16_t)pos;
 	q->avail_wrap = want == VIRTQ_DESC_F_AVAIL;
 	q->inflight += i;
@@ -317,26 +320,27 @@ void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, 
 uint32_t packed_push_fast(struct vio_devq *q, const struct vio_used *restrict u, uint32_t n)
 {
 	const uint16_t both = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
-	/* Locals and restrict, as in packed_pop_fast(). */
-	struct pvirtq_desc *restrict ring = q->pdesc;
+	/* Locals, restrict and pointers, as in packed_pop_fast(). */
+	struct pvirtq_desc *restrict ring = q->pdesc, *rend = ring + q->num, *d;
 	struct devq_slot *restrict slots = q->slots;
-	uint32_t i, num = q->num, pos = q->next_used, p, ndesc = 0;
+	const struct vio_used *e, *uend = u + n;
+	uint32_t i, num = q->num, p, ndesc = 0;
 	/* §2.8.1: a used descriptor has AVAIL and USED equal to our wrap counter. */
 	uint16_t used = q->used_wrap ? both : 0;
 	bool pending = q->batch_pending;
 
 	/* The cache lines about to be written, asked for all at once (the
 	 * driver may hold them: it wrote them, or polls them). */
-	for (i = 0, p = pos; i < n; i += 4) {
+	for (i = 0, p = q->next_used; i < n; i += 4) {
 		vio_prefetch_w(&ring[p]);
 		p += 4;
 		if (p >= num)
 			p -= num;
 	}
-	for (i = 0; i < n; i++) {
-		uint16_t id = u[i].id, flags;
-		uint32_t len = u[i].len, nd;
-		struct pvirtq_desc *d = &ring[pos];
+	d = &ring[q->next_used];
+	for (e = u; e != uend; e++) {
+		uint16_t id = e->id, flags;
+		uint32_t len = e->len, nd;
 		struct devq_slot *s;
 
 		if (id >= num)
@@ -355,17 +359,22 @@ uint32_t packed_push_fast(struct vio_devq *q, const struct vio_used *restrict u,
 		flags = (uint16_t)(used | (len ? VIRTQ_DESC_F_WRITE : 0));
 		if (!pending) {
 			pending = true;
-			q->batch_first = (uint16_t)pos;
+			q->batch_first = (uint16_t)(d - ring);
 			q->batch_first_flags = flags;
 		} else {
 			vio_le16_write(&d->flags, flags);
 		}
-		/* §2.8.6: skip the rest of the list. */
+		/* §2.8.6: skip the rest of the list (nd <= num: one lap at most). */
 		ndesc += nd;
-		for (pos += nd; pos >= num; pos -= num)
+		if (nd < (uint32_t)(rend - d)) {
+			d += nd;
+		} else {
+			d -= num - nd;
 			used ^= both;
+		}
 	}
-	q->next_used = (uint16_t)pos;
+	i = (uint32_t)(e - u);
+	q->next_used = (uint16_t)(d - ring);
 	q->used_wrap = used != 0;
 	q->batch_pending = pending;
 	q->desc_inflight -= ndesc;

@@ -189,9 +189,10 @@ uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *rest
 	/* Locals, stored back at the end, and restrict: the arrays do not
 	 * overlap, and without it every store (chars among them) would make
 	 * the compiler load the fields of *q and b[] again. */
-	struct pvirtq_desc *restrict ring = q->packed.desc;
+	struct pvirtq_desc *restrict ring = q->packed.desc, *rend = ring + q->num, *d;
 	struct drvq_slot *restrict slot = q->slot;
 	uint16_t *restrict ord = q->in_order ? q->packed.ord : NULL;
+	const struct vio_drvq_buf *e, *bend;
 	uint32_t num = q->num, nfree = q->num_free, ord_add = q->packed.ord_add;
 	uint32_t k = ord_pos(q, q->packed.ord_pub + ord_add), i, p;
 	uint16_t pos = q->packed.next_avail, free_id = q->packed.free_id;
@@ -212,10 +213,11 @@ uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *rest
 		if (p >= num)
 			p -= num;
 	}
-	for (i = 0; i < n; i++) {
-		const struct vio_sg *sg = b[i].sg;
-		uint32_t nout = b[i].nout, nin = b[i].nin, len;
-		void *token = b[i].token;
+	/* Pointers rather than indices: fewer registers live in the loop. */
+	d = &ring[pos];
+	for (e = b, bend = b + n; e != bend; e++) {
+		const struct vio_sg *sg = e->sg;
+		uint32_t nout = e->nout, nin = e->nin, len;
 		struct drvq_slot *s = &slot[free_id];
 		uint16_t id = free_id, flags;
 		uint64_t addr;
@@ -227,7 +229,7 @@ uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *rest
 		if (len == 0 || addr > UINT64_MAX - (len - 1))
 			break;
 		free_id = s->link;
-		s->token = token;
+		s->token = e->token;
 		s->seq = seq++;
 		s->in_bytes = nin ? len : 0;
 		s->ndesc = 1;
@@ -239,19 +241,21 @@ uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *rest
 			if (++k == num)
 				k = 0;
 		}
-		put_desc(&ring[pos], addr, len, id);
+		put_desc(d, addr, len, id);
 		flags = (uint16_t)((nin ? VIRTQ_DESC_F_WRITE : 0) | avail);
 		if (first) {
 			*first = flags;
 			first = NULL;
 		} else {
-			vio_le16_store_release(&ring[pos].flags, flags);
+			vio_le16_store_release(&d->flags, flags);
 		}
-		if (++pos == num) {
-			pos = 0;
+		if (++d == rend) {
+			d = ring;
 			avail ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED; /* the wrap counter flips */
 		}
 	}
+	i = (uint32_t)(e - b);
+	pos = (uint16_t)(d - ring);
 	q->packed.next_avail = pos;
 	q->packed.avail_wrap = avail == avail_flags(true);
 	q->packed.free_id = free_id;
@@ -454,8 +458,9 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 				  uint32_t *restrict len, uint32_t n)
 {
 	const uint16_t both = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
-	struct pvirtq_desc *restrict ring = q->packed.desc;
+	struct pvirtq_desc *restrict ring = q->packed.desc, *rend = ring + q->num, *d;
 	struct drvq_slot *restrict slot = q->slot;
+	void **tp, **tend;
 	uint32_t i = 0, num = q->num, pub = q->packed.pub_descs;
 	uint16_t pos = q->packed.next_used, want, free_id = q->packed.free_id;
 	uint64_t pub_seq = q->packed.pub_seq;
@@ -497,8 +502,9 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 	/* Only loads first, so that the cache misses of a batch overlap. One
 	 * descriptor per buffer is all this path takes. */
 	n = packed_scan(ring, num, pos, want, both, n);
-	for (; i < n; i++) {
-		struct pvirtq_desc *d = &ring[pos];
+	/* Pointers rather than indices: fewer registers live in the loop. */
+	d = &ring[pos];
+	for (tp = token, tend = token + n; tp != tend; tp++) {
 		/* Pairs with the device's release store of the flags. */
 		uint16_t flags = vio_le16_load_acquire(&d->flags);
 		struct drvq_slot *s;
@@ -519,18 +525,20 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 			l = 0;
 		else if (l > s->in_bytes)
 			break;
-		if (++pos == num) {
-			pos = 0;
+		if (++d == rend) {
+			d = ring;
 			want ^= both;
 		}
-		token[i] = s->token;
-		len[i] = l;
+		*tp = s->token;
+		len[tp - token] = l;
 		/* release(), its counters below. */
 		s->link = free_id;
 		free_id = (uint16_t)id;
 		s->state = DRVQ_FREE;
 		s->token = NULL;
 	}
+	i = (uint32_t)(tp - token);
+	pos = (uint16_t)(d - ring);
 	q->packed.next_used = pos;
 	q->packed.used_wrap = want == both;
 	q->packed.free_id = free_id;
