@@ -164,9 +164,10 @@ int vio_devq_pop(struct vio_devq *q, struct vio_chain *c);
  * iov_cap is popped with c[i].truncated set (vio_devq_pop() would return
  * -ENOBUFS): complete it like any other.
  * Returns the number popped, 1..n, and stops early when nothing more is
- * available or the next chain breaks the queue (the next call then returns
- * -EIO); 0 if nothing is available; -EIO if the queue is or has just become
- * broken with nothing popped.
+ * available or the next chain breaks the queue (the queue is then broken:
+ * complete the chains popped, the next call returns -EIO); 0 if nothing is
+ * available; -EIO if the queue is or has just become broken with nothing
+ * popped.
  * With VIRTIO_F_RING_PACKED, buffers of one direct descriptor are taken in
  * one tight loop: the fast path of a burst (bench/ring).
  */

@@ -193,9 +193,9 @@ int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len);
  * Takes up to @n used buffers, as that many vio_drvq_get_used() calls
  * would: token[i] and len[i] for each, oldest first.
  * Returns the number taken, 1..n, and stops early when no more is used or
- * the next used element breaks the queue (the next call then returns
- * -EIO); 0 if none is used; -EIO if the queue is or has just become broken
- * with nothing taken.
+ * the next used element breaks the queue (the queue is then broken: the
+ * buffers taken are the caller's, the next call returns -EIO); 0 if none is
+ * used; -EIO if the queue is or has just become broken with nothing taken.
  */
 int vio_drvq_get_used_burst(struct vio_drvq *q, void **token, uint32_t *len, uint32_t n);
 

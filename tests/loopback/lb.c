@@ -496,6 +496,16 @@ static const char *check_done(struct lb_driver *d, void *token, uint32_t len)
 	return NULL;
 }
 
+/* Takes a burst of a random size of used buffers: as vio_drvq_get_used_burst(). */
+static int drv_get_used(struct lb_driver *d, void **toks, uint32_t *lens)
+{
+	uint32_t n = 1 + rnd_below(&d->rng, LB_BURST);
+
+	if (n == 1 && rnd_below(&d->rng, 2))
+		return vio_drvq_get_used(d->q, &toks[0], &lens[0]);
+	return vio_drvq_get_used_burst(d->q, toks, lens, n);
+}
+
 static const char *dev_failed(struct lb_driver *d)
 {
 	if (__atomic_load_n(&d->ctrl->dev_failed, __ATOMIC_ACQUIRE))
@@ -510,9 +520,8 @@ const char *lb_driver_run(struct lb_driver *d)
 	const char *e;
 
 	while (d->completed < p->buffers) {
-		uint32_t want, added = 0, got = 0;
-		void *token;
-		uint32_t len;
+		uint32_t want, added = 0, got = 0, lens[LB_BURST];
+		void *toks[LB_BURST];
 		int r;
 
 		if ((e = dev_failed(d)))
@@ -546,11 +555,14 @@ const char *lb_driver_run(struct lb_driver *d)
 				d->early_kicks++;
 			eventfd_write(d->kick_fd, 1);
 		}
-		while ((r = vio_drvq_get_used(d->q, &token, &len)) == 1) {
-			if ((e = check_done(d, token, len)))
-				return e;
-			d->completed++;
-			got++;
+		/* Take used buffers in bursts of random sizes (1: either call). */
+		while ((r = drv_get_used(d, toks, lens)) > 0) {
+			for (int k = 0; k < r; k++) {
+				if ((e = check_done(d, toks[k], lens[k])))
+					return e;
+				d->completed++;
+				got++;
+			}
 		}
 		if (r < 0)
 			return drv_fail(d, "vio_drvq_get_used: %d: %s", r, vio_drvq_error(d->q));
@@ -646,8 +658,9 @@ struct lb_device {
 	uint64_t rng;
 	struct vio_devq *q;
 	struct vio_mem *mem;
-	struct iovec *iov;
+	struct iovec *iov;       /* LB_BURST arrays of iov_cap, one per chain */
 	uint32_t iov_cap;
+	struct vio_chain chain[LB_BURST];
 	struct lb_held *held;
 	uint32_t nheld;
 };
@@ -781,17 +794,27 @@ static const char *dev_process(struct lb_device *d, const struct vio_chain *c, u
 	return NULL;
 }
 
+/* Pushes @how_many held chains picked at random, in bursts of random sizes. */
 static const char *dev_push_some(struct lb_device *d, uint32_t how_many)
 {
-	while (how_many-- && d->nheld) {
-		uint32_t i = rnd_below(&d->rng, d->nheld);
-		struct lb_held h = d->held[i];
+	struct vio_used u[LB_BURST];
+
+	while (how_many && d->nheld) {
+		uint32_t n = 0, want = 1 + rnd_below(&d->rng, LB_BURST);
 		int r;
 
-		d->held[i] = d->held[--d->nheld];
-		r = vio_devq_push(d->q, h.id, h.len);
-		if (r)
-			return dev_fail(d, "vio_devq_push(%u, %u): %d", h.id, h.len, r);
+		while (n < want && how_many && d->nheld) {
+			uint32_t i = rnd_below(&d->rng, d->nheld);
+
+			u[n++] = (struct vio_used){ d->held[i].id, d->held[i].len };
+			d->held[i] = d->held[--d->nheld];
+			how_many--;
+		}
+		r = n == 1 && rnd_below(&d->rng, 2) ? (vio_devq_push(d->q, u[0].id, u[0].len) ?: 1)
+						   : vio_devq_push_burst(d->q, u, n);
+		if (r != (int)n)
+			return dev_fail(d, "vio_devq_push_burst of %u (first %u, %u): %d", n, u[0].id,
+					u[0].len, r);
 	}
 	return NULL;
 }
@@ -829,12 +852,28 @@ static bool buffers_waiting(const struct lb_device *d)
 	}
 }
 
+/* Pops a burst of a random size into d->chain: as vio_devq_pop_burst(). */
+static int dev_pop(struct lb_device *d)
+{
+	uint32_t n = 1 + rnd_below(&d->rng, LB_BURST);
+
+	if (n == 1 && rnd_below(&d->rng, 2)) {
+		int r = vio_devq_pop(d->q, &d->chain[0]);
+
+		return r == -ENOBUFS ? 1 : r; /* truncated is set */
+	}
+	return vio_devq_pop_burst(d->q, d->chain, n);
+}
+
 static const char *dev_loop(struct lb_device *d)
 {
-	struct vio_chain c = { .iov = d->iov, .iov_cap = d->iov_cap };
 	bool started = false;
 	const char *e;
 	int r;
+
+	for (uint32_t k = 0; k < LB_BURST; k++)
+		d->chain[k] = (struct vio_chain){ .iov = d->iov + k * d->iov_cap,
+						  .iov_cap = d->iov_cap };
 
 	for (;;) {
 		uint32_t spins = 0;
@@ -847,11 +886,18 @@ static const char *dev_loop(struct lb_device *d)
 		for (;;) {
 			uint32_t used = 0;
 
-			while ((r = vio_devq_pop(d->q, &c)) == 1) {
-				count(&d->ctrl->chains);
-				if ((e = dev_process(d, &c, &used)))
-					return e;
-				d->held[d->nheld++] = (struct lb_held){ c.id, used };
+			/* Pop in bursts of random sizes (1: vio_devq_pop() or a burst of 1). */
+			while ((r = dev_pop(d)) > 0) {
+				for (int k = 0; k < r; k++) {
+					const struct vio_chain *c = &d->chain[k];
+
+					count(&d->ctrl->chains);
+					if (c->truncated)
+						return dev_fail(d, "chain %u truncated", c->id);
+					if ((e = dev_process(d, c, &used)))
+						return e;
+					d->held[d->nheld++] = (struct lb_held){ c->id, used };
+				}
 				/* Complete out of order, and sometimes flush early. */
 				if (rnd_below(&d->rng, 4) == 0 &&
 				    (e = dev_push_some(d, 1 + rnd_below(&d->rng, d->nheld))))
@@ -912,7 +958,7 @@ const char *lb_device_run(const struct lb_params *p, const struct lb_view *v, in
 
 	/* A segment is at most a slot (<= 8 KiB), so it crosses at most 3 regions of >= 4 KiB. */
 	d.iov_cap = 3 * l->maxseg + 4;
-	d.iov = calloc(d.iov_cap, sizeof(*d.iov));
+	d.iov = calloc((size_t)LB_BURST * d.iov_cap, sizeof(*d.iov));
 	d.held = calloc(p->num, sizeof(*d.held));
 	d.mem = calloc(1, sizeof(*d.mem));
 	d.q = aligned_alloc(8, align_up(vio_devq_size(p->num), 8));

@@ -44,6 +44,7 @@
 #define LB_MAX_REGIONS  (1 + LB_DATA_REGIONS)
 #define LB_IND_MAX      8  /* indirect table entries: longer chains go direct */
 #define LB_MAX_SEG      64 /* segments per buffer (at most num) */
+#define LB_BURST        8  /* most chains or used buffers taken per call */
 
 struct lb_params {
 	uint32_t num;
