@@ -78,14 +78,14 @@ void vio_devq_set_mem(struct vio_devq *q, const struct vio_mem *mem)
 }
 
 /* One chain the general way (every shape, the inflight log): as vio_devq_pop(). */
-static int pop_one(struct vio_devq *q, struct vio_chain *c)
+static int pop_one(struct vio_devq *q, struct vio_chain *c, const struct pvirtq_desc *first)
 {
 	uint16_t id;
 
 	/* Chains a previous process popped and never completed come first. */
 	if (q->log && inflight_next_resubmit(q, &id))
 		return q->packed ? packed_resubmit(q, c, id) : split_resubmit(q, c, id);
-	return q->packed ? packed_pop(q, c) : split_pop(q, c);
+	return q->packed ? packed_pop(q, c, first) : split_pop(q, c);
 }
 
 int vio_devq_pop_burst(struct vio_devq *q, struct vio_chain *c, uint32_t n)
@@ -95,16 +95,24 @@ int vio_devq_pop_burst(struct vio_devq *q, struct vio_chain *c, uint32_t n)
 	if (q->broken)
 		return -EIO;
 	while (i < n) {
+		struct pvirtq_desc stop;
+		bool stopped = false;
 		int r;
 
-		/* A run of one-descriptor buffers in one tight loop; whatever
-		 * it leaves (another shape, an error) the general way. */
-		if (q->packed && !q->log)
-			i += packed_pop_fast(q, c + i, n - i);
-		if (i == n)
-			break;
+		/* Runs of one-descriptor buffers in a tight loop; whatever it
+		 * stops at (another shape, an error) the general way, from
+		 * the copy the fast path made of it. */
+		if (q->packed && !q->log) {
+			uint32_t k = packed_pop_fast(q, c + i, n - i, &stop, &stopped);
+
+			i += k;
+			if (i == n)
+				break;
+			if (k && !stopped)
+				continue; /* it stopped at its own limit */
+		}
 		c[i].truncated = 0;
-		r = pop_one(q, &c[i]);
+		r = pop_one(q, &c[i], stopped ? &stop : NULL);
 		if (r == -ENOBUFS) {
 			c[i].truncated = 1;
 			r = 1;

@@ -235,14 +235,16 @@ uint32_t split_base(const struct vio_devq *q);
 int split_resubmit(struct vio_devq *q, struct vio_chain *c, uint16_t head);
 
 int packed_init(struct vio_devq *q, const struct vio_devq_config *cfg);
-int packed_pop(struct vio_devq *q, struct vio_chain *c);
+/* @first: a copy of the descriptor at next_avail (packed_pop_fast()), or NULL to read it. */
+int packed_pop(struct vio_devq *q, struct vio_chain *c, const struct pvirtq_desc *first);
 /*
  * The fast paths of the bursts (no inflight log): pop into c[0..n-1], or
  * push u[0..n-1] (nor IN_ORDER, nor broken), as many as are of the common
  * shape, in one loop; returns how many. What they stop at, they leave
  * untouched for packed_pop() / push_one() to take or refuse.
  */
-uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint32_t n);
+uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint32_t n,
+			 struct pvirtq_desc *stop, bool *stopped);
 uint32_t packed_push_fast(struct vio_devq *q, const struct vio_used *restrict u, uint32_t n);
 void packed_push(struct vio_devq *q, uint16_t id, uint32_t len, uint16_t nbufs, uint32_t ndesc);
 int packed_flush(struct vio_devq *q);

@@ -7,6 +7,7 @@
 #include "ring_pos.h"
 
 #define BASE_WRAP (1u << 15)
+#define FAST_MAX  64u /* most buffers one pass of the fast path takes */
 
 int packed_init(struct vio_devq *q, const struct vio_devq_config *cfg)
 {
@@ -83,7 +84,7 @@ static int walk_indirect(struct vio_devq *q, struct chain_walk *w, uint64_t tabl
  * the last one. Every descriptor of the list must already be available: the
  * driver makes the first available only after the rest (§2.8.17).
  */
-int packed_pop(struct vio_devq *q, struct vio_chain *c)
+int packed_pop(struct vio_devq *q, struct vio_chain *c, const struct pvirtq_desc *first)
 {
 	uint16_t pos = q->next_avail, id, start;
 	bool wrap = q->avail_wrap, start_wrap;
@@ -94,7 +95,9 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
 	if (q->log)
 		inflight_save_reset(q);
 	for (;;) {
-		struct pvirtq_desc *d = &q->pdesc[pos];
+		/* The first descriptor from the copy the fast path made, if it
+		 * made one: each field of the ring is read once a call. */
+		const struct pvirtq_desc *d = n == 0 && first ? first : &q->pdesc[pos];
 		uint64_t addr;
 		uint32_t len;
 		/* Pairs with the driver's store of flags after the descriptor
@@ -154,9 +157,12 @@ int packed_pop(struct vio_devq *q, struct vio_chain *c)
  * one is not; returns how many. Every check of packed_pop() and
  * devq_take() for such a buffer is made here; a buffer that fails one, or
  * has another shape, is left where it is (not popped, nothing written) for
- * packed_pop() to take or refuse.
+ * packed_pop() to take or refuse: if it read any of that descriptor, *stop
+ * is a copy of all of it, *stopped true, and packed_pop() starts from the
+ * copy, so that no field of the ring is read twice in one pop.
  */
-uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint32_t n)
+uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint32_t n,
+			 struct pvirtq_desc *stop, bool *stopped)
 {
 	const uint16_t mask = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED | VIRTQ_DESC_F_NEXT |
 			      VIRTQ_DESC_F_INDIRECT;
@@ -165,13 +171,15 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 	 * field of *q, loaded again after each. */
 	struct pvirtq_desc *restrict ring = q->pdesc, *rend = ring + q->num, *d;
 	struct devq_slot *restrict slots = q->slots;
+	uint16_t sf[FAST_MAX / 4]; /* the flags the look ahead read, one per line */
 	struct vio_chain *ch, *cend;
 	const struct vio_mem_region *r;
-	uint32_t i, num = q->num, pos = q->next_avail;
+	uint32_t i, num = q->num, pos = q->next_avail, got, k;
 	uint64_t gpa, size;
 	uint16_t want;
 	char *hva;
 
+	*stopped = false;
 	if (q->mem_hint >= q->mem->nregions)
 		return 0;
 	r = &q->mem->regions[q->mem_hint];
@@ -181,31 +189,39 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 	/* DESIGN.md §4: never more descriptors in flight than the ring holds. */
 	if (n > num - q->desc_inflight)
 		n = num - q->desc_inflight;
+	if (n > FAST_MAX)
+		n = FAST_MAX;
 	/* §2.8.1: available: AVAIL equal to the wrap counter, USED not. */
 	want = q->avail_wrap ? VIRTQ_DESC_F_AVAIL : VIRTQ_DESC_F_USED;
-	n = packed_scan(ring, num, pos, want, mask, n);
+	got = packed_scan(ring, num, pos, want, mask, n, sf);
 	/* Pointers rather than indices: fewer registers live in the loop. */
 	d = &ring[pos];
-	for (ch = c, cend = c + n; ch != cend; ch++) {
-		/* Pairs with the driver's release store of flags (§2.8.21.1.1). */
-		uint16_t flags = vio_le16_load_acquire(&d->flags), id;
-		struct devq_slot *s;
+	for (ch = c, cend = c + got, k = 0; ch != cend; ch++, k++) {
 		uint32_t len, w, in;
-		uint64_t off;
+		struct devq_slot *s;
+		uint64_t addr, off;
+		uint16_t flags, id;
 
-		if ((flags & mask) != want)
-			break;
+		/* One copy of each field (DESIGN.md §4), the flags of the
+		 * first of a line from the look ahead. Pairs with the driver's
+		 * release store of flags (§2.8.21.1.1). */
+		flags = (k & 3) ? vio_le16_load_acquire(&d->flags) : sf[k >> 2];
+		addr = le64_to_cpu((le64){ VIO_READ_ONCE(d->addr.v) });
+		len = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
+		id = vio_le16_read(&d->id);
 		/* mem_gpa_ptr_hint(): inside the region, len >= 1, no end
 		 * computed. An addr below gpa wraps off past size: a region
 		 * never reaches 2^64 (vio_mem_add()). */
-		off = le64_to_cpu((le64){ VIO_READ_ONCE(d->addr.v) }) - gpa;
-		len = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
-		id = vio_le16_read(&d->id);
-		if (off >= size || (uint64_t)len - 1 >= size - off || id >= num || !ch->iov_cap)
-			break;
+		off = addr - gpa;
+		if ((flags & mask) != want || off >= size || (uint64_t)len - 1 >= size - off ||
+		    id >= num || !ch->iov_cap || slots[id].inflight) {
+			/* Not ours (devq_take() refuses an id in flight): the
+			 * copy for packed_pop(). */
+			*stop = (struct pvirtq_desc){ cpu_to_le64(addr), cpu_to_le32(len),
+						      cpu_to_le16(id), cpu_to_le16(flags) };
+			goto handoff;
+		}
 		s = &slots[id];
-		if (s->inflight)
-			break; /* devq_take() refuses it */
 		w = (flags & VIRTQ_DESC_F_WRITE) ? 1 : 0; /* one iovec, readable or writable */
 		in = len & (0u - w);
 		ch->iov->iov_base = hva + off;
@@ -226,6 +242,16 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 			want ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
 		}
 	}
+	if (got < n) {
+		/* The look ahead stopped at this descriptor, its flags read:
+		 * the rest of the copy for packed_pop(). */
+		stop->flags = cpu_to_le16(sf[got >> 2]);
+		stop->addr.v = VIO_READ_ONCE(d->addr.v);
+		stop->len.v = VIO_READ_ONCE(d->len.v);
+		stop->id.v = VIO_READ_ONCE(d->id.v);
+handoff:
+		*stopped = true;
+	}
 	i = (uint32_t)(ch - c);
 	pos = (uint32_t)(d - ring);
 	q->next_avail = (uint16_t)pos;
@@ -236,8 +262,8 @@ uint32_t packed_pop_fast(struct vio_devq *q, struct vio_chain *restrict c, uint3
 		/* The pop order, for push to complete in (devq_take()). */
 		uint32_t at = order_pos(q, q->order_count);
 
-		for (uint32_t k = 0; k < i; k++) {
-			q->order[at] = c[k].id;
+		for (uint32_t j = 0; j < i; j++) {
+			q->order[at] = c[j].id;
 			if (++at == num)
 				at = 0;
 		}

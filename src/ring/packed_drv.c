@@ -501,7 +501,7 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 		n = pub;
 	/* Only loads first, so that the cache misses of a batch overlap. One
 	 * descriptor per buffer is all this path takes. */
-	n = packed_scan(ring, num, pos, want, both, n);
+	n = packed_scan(ring, num, pos, want, both, n, NULL);
 	/* Pointers rather than indices: fewer registers live in the loop. */
 	d = &ring[pos];
 	for (tp = token, tend = token + n; tp != tend; tp++) {

@@ -56,23 +56,28 @@ static inline bool packed_event_passed(uint32_t num, uint32_t old, uint32_t cur,
  * one look per cache line of 4 descriptors, up to the first line whose
  * look fails. Only loads, in a loop short enough that the processor has
  * the cache misses of a whole batch in flight at once, rather than one
- * line at a time behind the checks of each buffer. A hint: the caller
- * reads and checks every descriptor again.
+ * line at a time behind the checks of each buffer. The caller checks every
+ * descriptor again; with @sf it gets the flags read (acquire), sf[j] for
+ * descriptor pos + 4j, also for the one the look failed at (the result,
+ * when below @n), so that it need not read them twice.
  */
 static inline uint32_t packed_scan(const struct pvirtq_desc *ring, uint32_t num, uint32_t pos,
-				   uint16_t want, uint16_t mask, uint32_t n)
+				   uint16_t want, uint16_t mask, uint32_t n, uint16_t *sf)
 {
 	uint32_t k;
 
 	for (k = 0; k < n; k += 4) {
 		uint32_t p = pos + k; /* k < n <= num: below 2 * num */
-		uint16_t w = want;
+		uint16_t w = want, f;
 
 		if (p >= num) {
 			p -= num;
 			w ^= VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
 		}
-		if ((vio_le16_read(&ring[p].flags) & mask) != w)
+		f = vio_le16_load_acquire(&ring[p].flags);
+		if (sf)
+			sf[k >> 2] = f;
+		if ((f & mask) != w)
 			break;
 	}
 	return k < n ? k : n;
