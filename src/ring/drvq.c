@@ -176,15 +176,24 @@ int vio_drvq_get_used_burst(struct vio_drvq *q, void **token, uint32_t *len, uin
 	if (q->broken)
 		return -EIO;
 	while (i < n) {
+		struct pvirtq_desc stop;
+		bool stopped = false;
 		int r;
 
-		/* A run of plain used descriptors (or of an IN_ORDER batch) in
-		 * one tight loop; whatever it leaves, the general way. */
-		if (q->is_packed)
-			i += packed_drv_get_used_fast(q, token + i, len + i, n - i);
-		if (i == n)
-			break;
-		r = q->is_packed ? packed_drv_get_used(q, &token[i], &len[i])
+		/* Runs of plain used descriptors (or of an IN_ORDER batch) in
+		 * a tight loop; whatever it stops at, the general way, from
+		 * the copy the fast path made of it. */
+		if (q->is_packed) {
+			uint32_t k = packed_drv_get_used_fast(q, token + i, len + i, n - i, &stop,
+							      &stopped);
+
+			i += k;
+			if (i == n)
+				break;
+			if (k && !stopped)
+				continue; /* it stopped at its own limit */
+		}
+		r = q->is_packed ? packed_drv_get_used(q, &token[i], &len[i], stopped ? &stop : NULL)
 				 : split_drv_get_used(q, &token[i], &len[i]);
 		if (r != 1)
 			return i ? (int)i : r;

@@ -156,13 +156,17 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
  * The fast paths of the bursts: add b[0..n-1] of one segment each, or take
  * used buffers into token[]/len[], as many as are of the common shape, in
  * one loop; returns how many. What they stop at, they leave untouched for
- * the general path to take or refuse.
+ * the general path to take or refuse; get_used hands it a copy of the used
+ * descriptor it stopped at when it read any of it (*stopped true).
  */
 uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *restrict b, uint32_t n);
 uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
-				  uint32_t *restrict len, uint32_t n);
+				  uint32_t *restrict len, uint32_t n, struct pvirtq_desc *stop,
+				  bool *stopped);
 int packed_drv_kick_prepare(struct vio_drvq *q);
-int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len);
+/* @first: a copy of the descriptor at next_used (the fast path's), or NULL to read it. */
+int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len,
+			const struct pvirtq_desc *first);
 void packed_drv_cb_disable(struct vio_drvq *q);
 int packed_drv_cb_enable(struct vio_drvq *q);
 void packed_drv_release(struct vio_drvq *q, uint16_t id);

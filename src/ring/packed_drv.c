@@ -9,6 +9,7 @@
 #include "vio/virtio.h"
 
 #define EV_WRAP (1u << 15) /* desc_event_wrap, above the 15 bits of desc_event_off */
+#define FAST_MAX 64u /* most used buffers one pass of the fast path takes */
 
 /*
  * Where the ring stands, as the driver sees it (the device's view is
@@ -350,7 +351,7 @@ void packed_drv_release(struct vio_drvq *q, uint16_t id)
 }
 
 /*
- * What the descriptor at next_used says: 1 used (by the wrap counter we
+ * What the flags of the descriptor at next_used say: 1 used (by the wrap counter we
  * expect there), 0 not (yet), -1 a lie. Published descriptors are ours of
  * this lap there, available (AVAIL = wrap, USED = !wrap) until the device
  * overwrites them with a used one (both = wrap, §2.8.1); anything else is
@@ -358,21 +359,26 @@ void packed_drv_release(struct vio_drvq *q, uint16_t id)
  * holds what an earlier lap left (never both = wrap; zeroes at first), so
  * a used descriptor there is one nobody made available.
  */
-static inline int peek(struct vio_drvq *q, uint16_t *flags)
+static inline int peek_flags(const struct vio_drvq *q, uint16_t flags)
 {
-	bool w = q->packed.used_wrap, a, u;
+	bool w = q->packed.used_wrap;
+	bool a = flags & VIRTQ_DESC_F_AVAIL, u = flags & VIRTQ_DESC_F_USED;
 
-	/* Pairs with the device's release store of the flags of a used
-	 * descriptor (or of the first of a batch, packed_flush) after its id,
-	 * its len and the buffer contents. */
-	*flags = vio_le16_load_acquire(&q->packed.desc[q->packed.next_used].flags);
-	a = *flags & VIRTQ_DESC_F_AVAIL;
-	u = *flags & VIRTQ_DESC_F_USED;
 	if (a == w && u == w)
 		return q->packed.pub_descs ? 1 : -1;
 	if (!q->packed.pub_descs || (a == w && u != w))
 		return 0;
 	return -1;
+}
+
+/* peek_flags() of the flags read now. */
+static inline int peek(struct vio_drvq *q, uint16_t *flags)
+{
+	/* Pairs with the device's release store of the flags of a used
+	 * descriptor (or of the first of a batch, packed_flush) after its id,
+	 * its len and the buffer contents. */
+	*flags = vio_le16_load_acquire(&q->packed.desc[q->packed.next_used].flags);
+	return peek_flags(q, *flags);
 }
 
 /* Hands out the next buffer of an IN_ORDER batch (q->batch_left > 0), oldest first. */
@@ -389,23 +395,31 @@ static int batch_next(struct vio_drvq *q, void **token, uint32_t *len)
 	return 1;
 }
 
-int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
+int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len,
+			const struct pvirtq_desc *first)
 {
-	struct pvirtq_desc *d;
+	const struct pvirtq_desc *d;
 	uint32_t id, l, skip;
 	uint16_t flags;
 	int r;
 
 	if (q->batch_left)
 		return batch_next(q, token, len);
-	r = peek(q, &flags);
+	/* From the copy the fast path made, if it made one: each field of the
+	 * ring read once a call (DESIGN.md §4). */
+	if (first) {
+		flags = le16_to_cpu(first->flags);
+		r = peek_flags(q, flags);
+	} else {
+		r = peek(q, &flags);
+	}
 	if (r == 0)
 		return 0;
 	if (r < 0)
 		return drvq_fail(q, q->packed.pub_descs
 					    ? "used descriptor flags with the wrong wrap counter"
 					    : "used descriptor where none was made available");
-	d = &q->packed.desc[q->packed.next_used];
+	d = first ? first : &q->packed.desc[q->packed.next_used];
 	/* One read of each field; the acquire in peek() orders them. */
 	id = vio_le16_read(&d->id);
 	l = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
@@ -455,16 +469,20 @@ int packed_drv_get_used(struct vio_drvq *q, void **token, uint32_t *len)
  * packed_drv_get_used() to take or refuse.
  */
 uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
-				  uint32_t *restrict len, uint32_t n)
+				  uint32_t *restrict len, uint32_t n, struct pvirtq_desc *stop,
+				  bool *stopped)
 {
 	const uint16_t both = VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED;
 	struct pvirtq_desc *restrict ring = q->packed.desc, *rend = ring + q->num, *d;
+	uint32_t got;
 	struct drvq_slot *restrict slot = q->slot;
+	uint16_t sf[FAST_MAX / 4]; /* the flags the look ahead read, one per line */
 	void **tp, **tend;
-	uint32_t i = 0, num = q->num, pub = q->packed.pub_descs;
+	uint32_t i = 0, num = q->num, pub = q->packed.pub_descs, k;
 	uint16_t pos = q->packed.next_used, want, free_id = q->packed.free_id;
 	uint64_t pub_seq = q->packed.pub_seq;
 
+	*stopped = false;
 	if (q->in_order) {
 		/* batch_next() over the rest of the batch, its counters below. */
 		const uint16_t *restrict ord = q->packed.ord;
@@ -499,32 +517,36 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 	want = q->packed.used_wrap ? both : 0;
 	if (n > pub)
 		n = pub;
+	if (n > FAST_MAX)
+		n = FAST_MAX;
 	/* Only loads first, so that the cache misses of a batch overlap. One
 	 * descriptor per buffer is all this path takes. */
-	n = packed_scan(ring, num, pos, want, both, n, NULL);
+	got = packed_scan(ring, num, pos, want, both, n, sf);
 	/* Pointers rather than indices: fewer registers live in the loop. */
 	d = &ring[pos];
-	for (tp = token, tend = token + n; tp != tend; tp++) {
-		/* Pairs with the device's release store of the flags. */
-		uint16_t flags = vio_le16_load_acquire(&d->flags);
+	for (tp = token, tend = token + got, k = 0; tp != tend; tp++, k++) {
 		struct drvq_slot *s;
 		uint32_t id, l;
+		uint16_t flags;
 
-		if ((flags & both) != want)
-			break;
+		/* One copy of each field (DESIGN.md §4), the flags of the
+		 * first of a line from the look ahead. Pairs with the device's
+		 * release store of the flags. */
+		flags = (k & 3) ? vio_le16_load_acquire(&d->flags) : sf[k >> 2];
 		id = vio_le16_read(&d->id);
 		l = le32_to_cpu((le32){ VIO_READ_ONCE(d->len.v) });
-		if (id >= num)
-			break;
-		s = &slot[id];
-		/* published(), and one descriptor (§2.8.6: a list skips more). */
-		if (s->state == DRVQ_FREE || s->seq >= pub_seq || s->ndesc != 1)
-			break;
-		/* §2.8.3, §2.8.4, as packed_drv_get_used(). */
+		s = id < num ? &slot[id] : NULL;
+		/* Used (the wrap counter), the id in range, published(), one
+		 * descriptor (§2.8.6: a list skips more), and §2.8.3, §2.8.4
+		 * as packed_drv_get_used(): else the copy for it. */
+		if ((flags & both) != want || !s || s->state == DRVQ_FREE || s->seq >= pub_seq ||
+		    s->ndesc != 1 || ((flags & VIRTQ_DESC_F_WRITE) && l > s->in_bytes)) {
+			*stop = (struct pvirtq_desc){ cpu_to_le64(0), cpu_to_le32(l), cpu_to_le16((uint16_t)id),
+						      cpu_to_le16(flags) };
+			goto handoff;
+		}
 		if (!(flags & VIRTQ_DESC_F_WRITE))
 			l = 0;
-		else if (l > s->in_bytes)
-			break;
 		if (++d == rend) {
 			d = ring;
 			want ^= both;
@@ -536,6 +558,15 @@ uint32_t packed_drv_get_used_fast(struct vio_drvq *q, void **restrict token,
 		free_id = (uint16_t)id;
 		s->state = DRVQ_FREE;
 		s->token = NULL;
+	}
+	if (got < n) {
+		/* The look ahead stopped at this descriptor, its flags read:
+		 * the rest of the copy for packed_drv_get_used(). */
+		stop->flags = cpu_to_le16(sf[got >> 2]);
+		stop->id.v = VIO_READ_ONCE(d->id.v);
+		stop->len.v = VIO_READ_ONCE(d->len.v);
+handoff:
+		*stopped = true;
 	}
 	i = (uint32_t)(tp - token);
 	pos = (uint16_t)(d - ring);
