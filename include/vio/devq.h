@@ -166,8 +166,8 @@ int vio_devq_pop(struct vio_devq *q, struct vio_chain *c);
  * Returns the number popped, 1..n, and stops early when nothing more is
  * available or the next chain breaks the queue (the queue is then broken:
  * complete the chains popped, the next call returns -EIO); 0 if nothing is
- * available; -EIO if the queue is or has just become broken with nothing
- * popped.
+ * available (or @n is 0); -EIO if the queue is or has just become broken
+ * with nothing popped. The chains are the caller's, as for vio_devq_pop().
  * With VIRTIO_F_RING_PACKED, buffers of one direct descriptor are taken in
  * one tight loop: the fast path of a burst (bench/ring).
  */

@@ -195,7 +195,8 @@ int vio_drvq_get_used(struct vio_drvq *q, void **token, uint32_t *len);
  * Returns the number taken, 1..n, and stops early when no more is used or
  * the next used element breaks the queue (the queue is then broken: the
  * buffers taken are the caller's, the next call returns -EIO); 0 if none is
- * used; -EIO if the queue is or has just become broken with nothing taken.
+ * used (or @n is 0); -EIO if the queue is or has just become broken with
+ * nothing taken. @token and @len have room for @n entries each.
  */
 int vio_drvq_get_used_burst(struct vio_drvq *q, void **token, uint32_t *len, uint32_t n);
 
