@@ -350,19 +350,13 @@ uint32_t packed_push_fast(struct vio_devq *q, const struct vio_used *restrict u,
 	struct pvirtq_desc *restrict ring = q->pdesc, *rend = ring + q->num, *d;
 	struct devq_slot *restrict slots = q->slots;
 	const struct vio_used *e, *uend = u + n;
-	uint32_t i, num = q->num, p, ndesc = 0;
+	uint32_t i, num = q->num, ndesc = 0;
 	/* §2.8.1: a used descriptor has AVAIL and USED equal to our wrap counter. */
 	uint16_t used = q->used_wrap ? both : 0;
 	bool pending = q->batch_pending;
 
-	/* The cache lines about to be written, asked for all at once (the
-	 * driver may hold them: it wrote them, or polls them). */
-	for (i = 0, p = q->next_used; i < n; i += 4) {
-		vio_prefetch_w(&ring[p]);
-		p += 4;
-		if (p >= num)
-			p -= num;
-	}
+	/* The driver may hold these lines: it wrote them, or polls them. */
+	packed_prefetch_w(ring, num, q->next_used, n);
 	d = &ring[q->next_used];
 	for (e = u; e != uend; e++) {
 		uint16_t id = e->id, flags;

@@ -148,7 +148,7 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
 	}
 	q->packed.next_avail = pos;
 	q->packed.avail_wrap = wrap;
-	if (q->packed.ord_add == 0) {
+	if (q->packed.add_descs == 0) {
 		/* The first buffer since the last publish: its first flags
 		 * are stored by kick_prepare, which makes the whole batch
 		 * available at once. */
@@ -170,9 +170,9 @@ int packed_drv_add(struct vio_drvq *q, const struct vio_sg *sg, uint32_t nout, u
 	s->indirect = indirect;
 	s->state = DRVQ_ADDED;
 	s->seq = q->packed.add_seq++;
-	/* ord_pub + ord_add < num: this id was free. */
-	k = ord_pos(q, q->packed.ord_pub + q->packed.ord_add++);
 	if (q->in_order) {
+		/* ord_pub + ord_add < num: this id was free. */
+		k = ord_pos(q, q->packed.ord_pub + q->packed.ord_add++);
 		q->packed.ord[k] = id;
 		s->link = (uint16_t)k; /* where a batch ending here ends: see get_used */
 	}
@@ -194,26 +194,21 @@ uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *rest
 	struct drvq_slot *restrict slot = q->slot;
 	uint16_t *restrict ord = q->in_order ? q->packed.ord : NULL;
 	const struct vio_drvq_buf *e, *bend;
-	uint32_t num = q->num, nfree = q->num_free, ord_add = q->packed.ord_add;
-	uint32_t k = ord_pos(q, q->packed.ord_pub + ord_add), i, p;
+	uint32_t num = q->num, nfree = q->num_free, i, k = 0;
 	uint16_t pos = q->packed.next_avail, free_id = q->packed.free_id;
 	uint16_t avail = avail_flags(q->packed.avail_wrap);
 	uint64_t seq = q->packed.add_seq;
 	/* As in packed_drv_add(): the first flags since the last publish
 	 * are stored by kick_prepare, the others at once. */
-	uint16_t *first = ord_add == 0 ? &q->packed.pub_flags : NULL;
+	uint16_t *first = q->packed.add_descs == 0 ? &q->packed.pub_flags : NULL;
 
 	if (n > nfree)
 		n = nfree;
-	/* Ask for the cache lines of the descriptors about to be written all
-	 * at once: the device last wrote them (used), and one line at a
-	 * time, behind the stores before it, each would cost a round trip. */
-	for (i = 0, p = pos; i < n; i += 4) {
-		vio_prefetch_w(&ring[p]);
-		p += 4;
-		if (p >= num)
-			p -= num;
-	}
+	if (ord)
+		k = ord_pos(q, q->packed.ord_pub + q->packed.ord_add);
+	/* The device last wrote these lines (used), and one line at a time,
+	 * behind the stores before it, each would cost a round trip. */
+	packed_prefetch_w(ring, num, pos, n);
 	/* Pointers rather than indices: fewer registers live in the loop. */
 	d = &ring[pos];
 	for (e = b, bend = b + n; e != bend; e++) {
@@ -260,7 +255,8 @@ uint32_t packed_drv_add_fast(struct vio_drvq *q, const struct vio_drvq_buf *rest
 	q->packed.next_avail = pos;
 	q->packed.avail_wrap = avail == avail_flags(true);
 	q->packed.free_id = free_id;
-	q->packed.ord_add = ord_add + i;
+	if (ord)
+		q->packed.ord_add += i;
 	q->packed.add_seq = seq;
 	q->packed.add_descs += i;
 	q->num_free = nfree - i;
@@ -284,7 +280,7 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	uint32_t old, cur;
 	uint16_t desc, flags;
 
-	if (!q->packed.ord_add)
+	if (!q->packed.add_descs)
 		return 0;
 	/* Every id added so far is now published (see published()). */
 	q->packed.pub_seq = q->packed.add_seq;
@@ -299,10 +295,8 @@ int packed_drv_kick_prepare(struct vio_drvq *q)
 	q->packed.pub_wrap = q->packed.avail_wrap;
 	q->packed.pub_descs += q->packed.add_descs;
 	q->packed.add_descs = 0;
-	if (q->in_order)
-		q->packed.ord_pub += q->packed.ord_add;
-	else
-		q->packed.ord_head = ord_pos(q, q->packed.ord_add);
+	/* IN_ORDER: the ids added are published (the ring of ids is theirs). */
+	q->packed.ord_pub += q->packed.ord_add;
 	q->packed.ord_add = 0;
 	/* VIRTIO 1.4 §2.8.21.2: store-load, the flags before reading the
 	 * device's event suppression. Pairs with the device's full barrier
